@@ -1,0 +1,17 @@
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import * as schema from "./schema";
+
+export type Database = DrizzleD1Database<typeof schema>;
+
+export function database(d1: D1Database): Database {
+  return drizzle(d1, { schema });
+}
+
+/** D1 reports a violated unique index as "UNIQUE constraint failed: <table>.<column>". */
+export function uniqueViolation(error: unknown): string | null {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const match = /UNIQUE constraint failed: ([\w.]+)/.exec(current.message);
+    if (match) return match[1] ?? null;
+  }
+  return null;
+}

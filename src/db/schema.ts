@@ -1,0 +1,113 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Timestamps are stored as epoch milliseconds and served as ISO-8601 strings. */
+const epochMs = (name: string) => integer(name, { mode: "number" });
+
+export const ROLES = ["Owner", "Admin", "Developer", "Viewer"] as const;
+export type Role = (typeof ROLES)[number];
+export const USER_STATUSES = ["Active", "Inactive"] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** lower-cased, trimmed name: tenant names are unique case-insensitively */
+    nameNormalized: text("name_normalized").notNull(),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("tenants_name_normalized_uq").on(t.nameNormalized)],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    /** normalized (trimmed, lower-cased): emails are unique across the platform */
+    email: text("email").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
+    status: text("status", { enum: USER_STATUSES }).notNull().default("Active"),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_email_uq").on(t.email),
+    index("users_tenant_id_idx").on(t.tenantId, t.id),
+    index("users_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("users_tenant_updated_idx").on(t.tenantId, t.updatedAt, t.id),
+    index("users_tenant_email_idx").on(t.tenantId, t.email),
+    index("users_tenant_role_idx").on(t.tenantId, t.role, t.id),
+    index("users_tenant_status_idx").on(t.tenantId, t.status, t.id),
+  ],
+);
+
+export const INVITE_ROLES = ["Admin", "Developer", "Viewer"] as const;
+export type InviteRole = (typeof INVITE_ROLES)[number];
+
+export const invites = sqliteTable(
+  "invites",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    /** hex SHA-256 of the plaintext token: the lookup key */
+    tokenHash: text("token_hash").notNull(),
+    /** base64(iv || AES-256-GCM ciphertext) of the token, so admins can copy the link again */
+    tokenCiphertext: text("token_ciphertext").notNull(),
+    targetRole: text("target_role", { enum: INVITE_ROLES }).notNull(),
+    /** normalized email the invite is bound to, or null */
+    email: text("email"),
+    createdBy: text("created_by").notNull(),
+    expiresAt: epochMs("expires_at").notNull(),
+    usedAt: epochMs("used_at"),
+    usedBy: text("used_by"),
+    revokedAt: epochMs("revoked_at"),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("invites_token_hash_uq").on(t.tokenHash),
+    index("invites_tenant_id_idx").on(t.tenantId, t.id),
+    index("invites_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("invites_tenant_expires_idx").on(t.tenantId, t.expiresAt, t.id),
+    index("invites_tenant_used_idx").on(t.tenantId, t.usedAt, t.id),
+    index("invites_tenant_role_idx").on(t.tenantId, t.targetRole, t.id),
+    index("invites_tenant_email_idx").on(t.tenantId, t.email),
+    index("invites_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** every token minted by refreshing descends from one login: reuse revokes the family */
+    familyId: text("family_id").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: epochMs("expires_at").notNull(),
+    spentAt: epochMs("spent_at"),
+    revokedAt: epochMs("revoked_at"),
+    createdAt: epochMs("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("refresh_tokens_hash_uq").on(t.tokenHash),
+    index("refresh_tokens_family_idx").on(t.familyId),
+    index("refresh_tokens_user_idx").on(t.userId),
+    index("refresh_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type InviteRow = typeof invites.$inferSelect;
+export type RefreshTokenRow = typeof refreshTokens.$inferSelect;

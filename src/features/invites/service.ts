@@ -1,0 +1,289 @@
+import { and, asc, count, desc, eq, sql, type SQL } from "drizzle-orm";
+import { database, uniqueViolation } from "../../db/client";
+import { invites, tenants, users, type InviteRole, type InviteRow, type Role } from "../../db/schema";
+import { requireSecret, type Env } from "../../env";
+import type { Caller } from "../../http/app-env";
+import { ApiError, conflict, notFound } from "../../http/errors";
+import type { Page, SortDirection } from "../../http/pagination";
+import { newId } from "../../lib/ids";
+import { DAY_MS, iso, isoOrNull } from "../../lib/time";
+import { hashPassword } from "../../security/passwords";
+import { decryptToken, encryptToken, generateInviteToken, importTokenKey, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
+
+export const INVITE_STATUSES = ["Pending", "Used", "Expired", "Revoked"] as const;
+export type InviteStatus = (typeof INVITE_STATUSES)[number];
+export const INVITE_SORT_FIELDS = ["id", "createdAt", "expiresAt", "usedAt", "status", "targetRole"] as const;
+export type InviteSortField = (typeof INVITE_SORT_FIELDS)[number];
+
+export interface InviteView {
+  id: string;
+  tenantId: string;
+  token: string;
+  targetRole: InviteRole;
+  expiresAt: string;
+  usedAt: string | null;
+  status: InviteStatus;
+  createdAt: string;
+  email: string | null;
+  createdBy: string;
+  revokedAt: string | null;
+  updatedAt: string;
+}
+
+export interface RegisteredUser {
+  id: string;
+  tenantId: string;
+  email: string;
+  status: "Active";
+  role: InviteRole;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function inviteStatus(invite: Pick<InviteRow, "usedAt" | "revokedAt" | "expiresAt">, now: number): InviteStatus {
+  if (invite.revokedAt !== null) return "Revoked";
+  if (invite.usedAt !== null) return "Used";
+  if (invite.expiresAt <= now) return "Expired";
+  return "Pending";
+}
+
+/** The same derivation in SQL, as the status's index in INVITE_STATUSES (for filters and sorting). */
+const statusCode = (now: number) =>
+  sql<number>`(CASE WHEN ${invites.revokedAt} IS NOT NULL THEN 3 WHEN ${invites.usedAt} IS NOT NULL THEN 1 WHEN ${invites.expiresAt} <= ${now} THEN 2 ELSE 0 END)`;
+
+function statusCondition(status: InviteStatus, now: number): SQL {
+  switch (status) {
+    case "Pending":
+      return sql`${invites.revokedAt} IS NULL AND ${invites.usedAt} IS NULL AND ${invites.expiresAt} > ${now}`;
+    case "Used":
+      return sql`${invites.revokedAt} IS NULL AND ${invites.usedAt} IS NOT NULL`;
+    case "Expired":
+      return sql`${invites.revokedAt} IS NULL AND ${invites.usedAt} IS NULL AND ${invites.expiresAt} <= ${now}`;
+    case "Revoked":
+      return sql`${invites.revokedAt} IS NOT NULL`;
+  }
+}
+
+export async function toInviteView(env: Env, invite: InviteRow, now = Date.now()): Promise<InviteView> {
+  const key = await importTokenKey(requireSecret(env, "INVITE_TOKEN_KEY"));
+  return {
+    id: invite.id,
+    tenantId: invite.tenantId,
+    token: await decryptToken(key, invite.tokenCiphertext),
+    targetRole: invite.targetRole,
+    expiresAt: iso(invite.expiresAt),
+    usedAt: isoOrNull(invite.usedAt),
+    status: inviteStatus(invite, now),
+    createdAt: iso(invite.createdAt),
+    email: invite.email,
+    createdBy: invite.createdBy,
+    revokedAt: isoOrNull(invite.revokedAt),
+    updatedAt: iso(invite.updatedAt),
+  };
+}
+
+/** Only an Owner grants Admin; nobody is ever invited as Owner (rejected by the request schema). */
+export function assertMayAssign(callerRole: Role, targetRole: InviteRole): void {
+  if (targetRole === "Admin" && callerRole !== "Owner") {
+    throw new ApiError(403, "ROLE_NOT_ASSIGNABLE", "Only an Owner can invite an Admin");
+  }
+}
+
+export interface NewInvite {
+  validityDays: number;
+  role: InviteRole;
+  email?: string | undefined;
+}
+
+export async function createInvite(env: Env, caller: Caller, input: NewInvite): Promise<InviteView> {
+  assertMayAssign(caller.role, input.role);
+  const key = await importTokenKey(requireSecret(env, "INVITE_TOKEN_KEY"));
+  const token = generateInviteToken();
+  const now = Date.now();
+  const row: InviteRow = {
+    id: newId(),
+    tenantId: caller.tenantId,
+    tokenHash: await sha256Hex(token),
+    tokenCiphertext: await encryptToken(key, token),
+    targetRole: input.role,
+    email: input.email ?? null,
+    createdBy: caller.userId,
+    expiresAt: now + input.validityDays * DAY_MS,
+    usedAt: null,
+    usedBy: null,
+    revokedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const db = database(env.DB);
+  if (row.email === null) {
+    await db.insert(invites).values(row);
+  } else {
+    // "At most one pending invite per email" depends on the clock, which no unique index can
+    // express: the insert itself checks, so two concurrent creates cannot both succeed.
+    const result = await db.run(sql`
+      INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
+                           expires_at, used_at, used_by, revoked_at, created_at, updated_at)
+      SELECT ${row.id}, ${row.tenantId}, ${row.tokenHash}, ${row.tokenCiphertext}, ${row.targetRole}, ${row.email},
+             ${row.createdBy}, ${row.expiresAt}, NULL, NULL, NULL, ${row.createdAt}, ${row.updatedAt}
+      WHERE NOT EXISTS (
+        SELECT 1 FROM invites WHERE tenant_id = ${row.tenantId} AND email = ${row.email}
+          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})`);
+    if (result.meta.changes !== 1) {
+      throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
+    }
+  }
+  return { ...(await toInviteView(env, row, now)), token };
+}
+
+export interface InviteListQuery {
+  page: number;
+  perPage: number;
+  sortField: InviteSortField;
+  direction: SortDirection;
+  status?: InviteStatus | undefined;
+}
+
+export async function listInvites(env: Env, tenantId: string, query: InviteListQuery): Promise<Page<InviteView>> {
+  const db = database(env.DB);
+  const now = Date.now();
+  const where = and(eq(invites.tenantId, tenantId), query.status ? statusCondition(query.status, now) : undefined);
+  const sortColumn = {
+    id: invites.id,
+    createdAt: invites.createdAt,
+    expiresAt: invites.expiresAt,
+    usedAt: invites.usedAt,
+    targetRole: invites.targetRole,
+    status: statusCode(now),
+  }[query.sortField];
+  const order = query.direction === "asc" ? asc : desc;
+  const [[counted], rows] = await db.batch([
+    db.select({ total: count() }).from(invites).where(where),
+    db
+      .select()
+      .from(invites)
+      .where(where)
+      .orderBy(order(sortColumn), order(invites.id))
+      .limit(query.perPage)
+      .offset((query.page - 1) * query.perPage),
+  ]);
+  return {
+    total: counted?.total ?? 0,
+    items: await Promise.all(rows.map((row) => toInviteView(env, row, now))),
+  };
+}
+
+const inviteNotFound = () => notFound("INVITE_NOT_FOUND", "No invite matches this token");
+
+/** Throws the 409 that explains why `invite` cannot be redeemed now, if it cannot. */
+function assertRedeemable(invite: InviteRow, now: number): void {
+  switch (inviteStatus(invite, now)) {
+    case "Used":
+      throw conflict("INVITE_USED", "This invite has already been used");
+    case "Revoked":
+      throw conflict("INVITE_REVOKED", "This invite has been revoked");
+    case "Expired":
+      throw conflict("INVITE_EXPIRED", `This invite expired on ${iso(invite.expiresAt)}`);
+    case "Pending":
+      return;
+  }
+}
+
+export async function findInviteByToken(env: Env, token: string): Promise<InviteRow | null> {
+  if (!INVITE_TOKEN_PATTERN.test(token)) return null;
+  const [invite] = await database(env.DB)
+    .select()
+    .from(invites)
+    .where(eq(invites.tokenHash, await sha256Hex(token)))
+    .limit(1);
+  return invite ?? null;
+}
+
+async function creatorStillGrantsAdmin(env: Env, invite: InviteRow): Promise<boolean> {
+  const [creator] = await database(env.DB)
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.id, invite.createdBy), eq(users.tenantId, invite.tenantId), eq(users.role, "Owner"), eq(users.status, "Active")))
+    .limit(1);
+  return creator !== undefined;
+}
+
+async function explainRefusal(env: Env, invite: InviteRow, email: string, now: number): Promise<never> {
+  assertRedeemable(invite, now);
+  if (invite.email !== null && invite.email !== email) {
+    throw conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
+  }
+  if (invite.targetRole === "Admin" && !(await creatorStillGrantsAdmin(env, invite))) {
+    throw conflict("INVITE_AUTHORITY_LAPSED", "The Owner who issued this Admin invite no longer holds that authority");
+  }
+  const [tenant] = await database(env.DB).select({ id: tenants.id }).from(tenants).where(eq(tenants.id, invite.tenantId)).limit(1);
+  if (!tenant) throw inviteNotFound();
+  const [holder] = await database(env.DB).select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
+  if (holder) throw conflict("EMAIL_TAKEN", "This email is already registered");
+  // The invite changed between our read and the batch: report what it is now.
+  const [fresh] = await database(env.DB).select().from(invites).where(eq(invites.id, invite.id)).limit(1);
+  if (!fresh) throw inviteNotFound();
+  assertRedeemable(fresh, Date.now());
+  throw conflict("INVITE_USED", "This invite has already been used");
+}
+
+export interface Registration {
+  email: string;
+  password: string;
+}
+
+/**
+ * Creates the user and marks the invite used in one D1 batch. Both statements re-check that the
+ * invite is still redeemable, so under any concurrency exactly one caller wins; a unique-email
+ * violation aborts the batch and leaves the invite Pending.
+ */
+export async function redeemInvite(env: Env, token: string, input: Registration): Promise<RegisteredUser> {
+  const invite = await findInviteByToken(env, token);
+  if (!invite) throw inviteNotFound();
+  const now = Date.now();
+  // Fail fast (before the expensive hash) on anything already known to refuse.
+  assertRedeemable(invite, now);
+  if (invite.email !== null && invite.email !== input.email) {
+    throw conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
+  }
+
+  const userId = newId();
+  const passwordHash = await hashPassword(input.password, env.PASSWORD_PEPPER);
+  let inserted: number;
+  try {
+    // Raw D1 statements: drizzle's batch() cannot carry INSERT … SELECT with these conditions.
+    const [insertUser] = await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO users (id, tenant_id, email, password_hash, role, status, created_at, updated_at)
+         SELECT ?1, i.tenant_id, ?2, ?3, i.target_role, 'Active', ?4, ?4
+         FROM invites i
+         WHERE i.id = ?5 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
+           AND (i.email IS NULL OR i.email = ?2)
+           AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id)
+           AND (i.target_role <> 'Admin' OR EXISTS (
+                 SELECT 1 FROM users c WHERE c.id = i.created_by AND c.tenant_id = i.tenant_id
+                   AND c.role = 'Owner' AND c.status = 'Active'))`,
+      ).bind(userId, input.email, passwordHash, now, invite.id),
+      env.DB.prepare(
+        `UPDATE invites SET used_at = ?1, used_by = ?2, updated_at = ?1
+         WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM users WHERE id = ?2)`,
+      ).bind(now, userId, invite.id),
+    ]);
+    inserted = insertUser?.meta.changes ?? 0;
+  } catch (error) {
+    if (uniqueViolation(error) === "users.email") {
+      throw conflict("EMAIL_TAKEN", "This email is already registered");
+    }
+    throw error;
+  }
+  if (inserted !== 1) return explainRefusal(env, invite, input.email, now);
+  return {
+    id: userId,
+    tenantId: invite.tenantId,
+    email: input.email,
+    status: "Active",
+    role: invite.targetRole,
+    createdAt: iso(now),
+    updatedAt: iso(now),
+  };
+}

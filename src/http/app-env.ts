@@ -1,0 +1,19 @@
+import type { Env } from "../env";
+import type { Role, UserStatus } from "../db/schema";
+
+/** Who is calling, as read from D1 on this request (never from token claims). */
+export interface Caller {
+  userId: string;
+  tenantId: string;
+  email: string;
+  role: Role;
+  status: UserStatus;
+  tenantExists: boolean;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    caller: Caller;
+  };
+}

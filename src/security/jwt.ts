@@ -1,0 +1,124 @@
+import { importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK } from "jose";
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+const ALG = "EdDSA";
+
+export interface KeyRing {
+  signingKid: string;
+  signingKey: JoseKey;
+  /** every key a token may be verified with: the current one and retired ones still in their grace period */
+  verificationKeys: Map<string, JoseKey>;
+  /** public halves only, for /.well-known/jwks.json */
+  publicJwks: JWK[];
+}
+
+function publicPart(jwk: JWK): JWK {
+  const { kty, crv, x, kid } = jwk;
+  return { kty, crv, x, kid, alg: ALG, use: "sig" };
+}
+
+function assertEd25519(jwk: JWK, name: string): asserts jwk is JWK & { kid: string; x: string } {
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") {
+    throw new Error(`${name} must be an Ed25519 (OKP) JWK`);
+  }
+  if (typeof jwk.kid !== "string" || jwk.kid.length === 0) throw new Error(`${name} must carry a "kid"`);
+}
+
+const keyRings = new Map<string, Promise<KeyRing>>();
+
+/**
+ * @param privateJwkJson JWT_PRIVATE_KEY: the current Ed25519 private JWK (with kid)
+ * @param previousPublicJwksJson JWT_PREVIOUS_PUBLIC_KEYS: optional JSON array of retired public JWKs
+ */
+export function loadKeyRing(privateJwkJson: string, previousPublicJwksJson = ""): Promise<KeyRing> {
+  const cacheKey = `${privateJwkJson}\u0000${previousPublicJwksJson}`;
+  let ring = keyRings.get(cacheKey);
+  if (!ring) {
+    ring = buildKeyRing(privateJwkJson, previousPublicJwksJson);
+    ring.catch(() => keyRings.delete(cacheKey));
+    keyRings.set(cacheKey, ring);
+  }
+  return ring;
+}
+
+async function buildKeyRing(privateJwkJson: string, previousPublicJwksJson: string): Promise<KeyRing> {
+  const privateJwk = JSON.parse(privateJwkJson) as JWK;
+  assertEd25519(privateJwk, "JWT_PRIVATE_KEY");
+  if (typeof privateJwk.d !== "string") throw new Error("JWT_PRIVATE_KEY must be a private JWK (with d)");
+  const previous = previousPublicJwksJson ? (JSON.parse(previousPublicJwksJson) as JWK[]) : [];
+  if (!Array.isArray(previous)) throw new Error("JWT_PREVIOUS_PUBLIC_KEYS must be a JSON array of public JWKs");
+
+  const current = publicPart(privateJwk);
+  const publicJwks = [current, ...previous.map((jwk, i) => {
+    assertEd25519(jwk, `JWT_PREVIOUS_PUBLIC_KEYS[${i}]`);
+    return publicPart(jwk);
+  })];
+  const verificationKeys = new Map<string, JoseKey>();
+  for (const jwk of publicJwks) {
+    verificationKeys.set(jwk.kid as string, (await importJWK(jwk, ALG)) as JoseKey);
+  }
+  return {
+    signingKid: privateJwk.kid,
+    signingKey: (await importJWK(privateJwk, ALG)) as JoseKey,
+    verificationKeys,
+    publicJwks,
+  };
+}
+
+export interface AccessTokenSubject {
+  userId: string;
+  tenantId: string;
+  email: string;
+  role: string;
+}
+
+export interface AccessTokenSettings {
+  issuer: string;
+  audience: string;
+}
+
+export async function signAccessToken(ring: KeyRing, subject: AccessTokenSubject, settings: AccessTokenSettings, nowMs = Date.now()) {
+  const issuedAt = Math.floor(nowMs / 1000);
+  const expiresAt = issuedAt + ACCESS_TOKEN_TTL_SECONDS;
+  const token = await new SignJWT({ tenant_id: subject.tenantId, email: subject.email, role: subject.role })
+    .setProtectedHeader({ alg: ALG, kid: ring.signingKid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setSubject(subject.userId)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt)
+    .setJti(crypto.randomUUID())
+    .sign(ring.signingKey);
+  return { token, expiresAt: new Date(expiresAt * 1000) };
+}
+
+export interface VerifiedAccessToken {
+  userId: string;
+  tenantId: string;
+  jti: string;
+}
+
+/** Throws on any defect; callers map every failure to 401 without saying which check failed. */
+export async function verifyAccessToken(ring: KeyRing, token: string, settings: AccessTokenSettings): Promise<VerifiedAccessToken> {
+  const { payload } = await jwtVerify(
+    token,
+    (header) => {
+      const key = header.kid ? ring.verificationKeys.get(header.kid) : undefined;
+      if (!key) throw new Error("unknown kid");
+      return key;
+    },
+    {
+      algorithms: [ALG],
+      issuer: settings.issuer,
+      audience: settings.audience,
+      typ: ACCESS_TOKEN_TYPE,
+      requiredClaims: ["sub", "tenant_id", "jti", "iat", "exp"],
+      maxTokenAge: ACCESS_TOKEN_TTL_SECONDS,
+    },
+  );
+  if (typeof payload.sub !== "string" || typeof payload.tenant_id !== "string" || typeof payload.jti !== "string") {
+    throw new Error("malformed claims");
+  }
+  return { userId: payload.sub, tenantId: payload.tenant_id, jti: payload.jti };
+}

@@ -1,0 +1,25 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+// plain ESM helper shared with scripts/dev-setup.mjs
+import { generateSecrets } from "./scripts/secrets.mjs";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(new URL("./drizzle", import.meta.url).pathname);
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Fresh secrets every run: tests never depend on a committed key.
+          bindings: { ...generateSecrets(), TEST_MIGRATIONS: migrations },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
+  };
+});

@@ -38,8 +38,8 @@ export function createApp() {
 
   app.onError((error, c) => {
     const apiError = toApiError(error);
-    if (apiError.status >= 500) {
-      console.error(JSON.stringify({ msg: "unhandled error", path: c.req.path, method: c.req.method, error: String(error), stack: (error as Error)?.stack }));
+    if (!(error instanceof ApiError)) {
+      console.error(JSON.stringify({ msg: "unhandled error", route: c.req.routePath, method: c.req.method, error: String(error), stack: (error as Error)?.stack }));
     }
     return errorResponse(apiError);
   });

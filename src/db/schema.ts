@@ -25,9 +25,8 @@ export const users = sqliteTable(
   "users",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id")
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    /** no foreign key: a deleted tenant leaves its rows answering 404 TENANT_NOT_FOUND until purged */
+    tenantId: text("tenant_id").notNull(),
     /** normalized (trimmed, lower-cased): emails are unique across the platform */
     email: text("email").notNull(),
     passwordHash: text("password_hash").notNull(),
@@ -54,9 +53,8 @@ export const invites = sqliteTable(
   "invites",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id")
-      .notNull()
-      .references(() => tenants.id, { onDelete: "cascade" }),
+    /** no foreign key: a deleted tenant leaves its rows answering 404 TENANT_NOT_FOUND until purged */
+    tenantId: text("tenant_id").notNull(),
     /** hex SHA-256 of the plaintext token: the lookup key */
     tokenHash: text("token_hash").notNull(),
     /** base64(iv || AES-256-GCM ciphertext) of the token, so admins can copy the link again */

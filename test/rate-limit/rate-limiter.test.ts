@@ -1,0 +1,126 @@
+import { env, runInDurableObject, evictAllDurableObjects } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { app } from "../../src/app";
+import { RateLimiter } from "../../src/rate-limit/rate-limiter";
+import { expectError, PASSWORD, randomIp, uniqueEmail } from "../helpers";
+
+const HOUR = 60 * 60 * 1000;
+const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("RateLimiter Durable Object (sliding window log)", () => {
+  it("admits exactly `limit` requests per window and refuses the next", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const decisions = [];
+    for (let i = 0; i < 11; i++) decisions.push(await stub.consume("register", 10, HOUR));
+    expect(decisions.map((d) => d.allowed)).toEqual([...Array(10).fill(true), false]);
+    expect(decisions.map((d) => d.remaining)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0]);
+    expect(decisions[10]!.resetSeconds).toBeGreaterThan(3590);
+  });
+
+  it("slides: each slot frees exactly one hour after it was used (time controlled)", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const start = Date.parse("2026-01-01T00:00:00.000Z");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    await runInDurableObject(stub, async (limiter: RateLimiter) => {
+      for (let i = 0; i < 10; i++) {
+        vi.setSystemTime(start + i * 60_000); // one request a minute
+        expect(limiter.consume("register", 10, HOUR).allowed).toBe(true);
+      }
+      vi.setSystemTime(start + 30 * 60_000);
+      const refused = limiter.consume("register", 10, HOUR);
+      expect(refused).toMatchObject({ allowed: false, remaining: 0, resetSeconds: 30 * 60 });
+      vi.setSystemTime(start + HOUR - 1);
+      expect(limiter.consume("register", 10, HOUR).allowed).toBe(false);
+      vi.setSystemTime(start + HOUR); // the first request leaves the window
+      expect(limiter.consume("register", 10, HOUR)).toMatchObject({ allowed: true, remaining: 0 });
+      expect(limiter.consume("register", 10, HOUR).allowed).toBe(false);
+      vi.setSystemTime(start + HOUR + 60_000); // the second one leaves too
+      expect(limiter.consume("register", 10, HOUR).allowed).toBe(true);
+    });
+  });
+
+  it("keeps at most `limit` entries per policy: refused requests are not logged, expired ones are pruned", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    for (let i = 0; i < 25; i++) await stub.consume("register", 10, HOUR);
+    await stub.consume("other", 3, HOUR);
+    const rows = await runInDurableObject(stub, (_limiter, state) =>
+      state.storage.sql.exec<{ policy: string; n: number }>("SELECT policy, COUNT(*) AS n FROM hits GROUP BY policy ORDER BY policy").toArray(),
+    );
+    expect(rows).toEqual([{ policy: "other", n: 1 }, { policy: "register", n: 10 }]);
+  });
+
+  it("peek never counts", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    for (let i = 0; i < 5; i++) expect((await stub.peek("login", 2, HOUR)).allowed).toBe(true);
+    await stub.consume("login", 2, HOUR);
+    await stub.consume("login", 2, HOUR);
+    expect(await stub.peek("login", 2, HOUR)).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it("state survives eviction of the object", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    for (let i = 0; i < 3; i++) await stub.consume("register", 3, HOUR);
+    await evictAllDurableObjects();
+    expect((await stub.consume("register", 3, HOUR)).allowed).toBe(false);
+  });
+
+  it("is exact under concurrency: 30 simultaneous requests, 10 admitted", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const decisions = await Promise.all(Array.from({ length: 30 }, () => stub.consume("register", 10, HOUR)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+  });
+});
+
+describe("rate limiting over HTTP", () => {
+  const registerOnce = (ip: string) =>
+    app.request(
+      `/api/v1/invites/inv_${"C".repeat(43)}/register`,
+      { method: "POST", body: JSON.stringify({ email: uniqueEmail(), password: PASSWORD }), headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip } },
+      env,
+    );
+
+  it("IPv6 addresses in one /64 share a window; another /64 does not", async () => {
+    const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:1`;
+    for (let i = 0; i < 10; i++) expect((await registerOnce(`${prefix}::${(i + 1).toString(16)}`)).status).toBe(404);
+    expect((await registerOnce(`${prefix}:ffff:ffff:ffff:ffff`)).status).toBe(429);
+    expect((await registerOnce(`${prefix.replace(/:1$/, ":2")}::1`)).status).toBe(404);
+  });
+
+  it("reads the limit from REGISTER_LIMIT_PER_HOUR", async () => {
+    const ip = randomIp();
+    const tight = { ...env, REGISTER_LIMIT_PER_HOUR: "2" };
+    const send = () =>
+      app.request(`/api/v1/invites/inv_${"D".repeat(43)}/register`, { method: "POST", body: "{}", headers: { "Content-Type": "application/json", "CF-Connecting-IP": ip } }, tight);
+    expect((await send()).status).toBe(400);
+    expect((await send()).status).toBe(400);
+    const refused = await send();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("RateLimit-Policy")).toBe(`"register";q=2;w=3600`);
+  });
+
+  it("fails closed with 503 SERVICE_UNAVAILABLE when the limiter cannot be reached", async () => {
+    const unreachable = {
+      idFromName: () => {
+        throw new Error("Durable Object namespace unavailable");
+      },
+    };
+    const response = await app.request(
+      `/api/v1/invites/inv_${"E".repeat(43)}/register`,
+      { method: "POST", body: JSON.stringify({ email: uniqueEmail(), password: PASSWORD }), headers: { "Content-Type": "application/json" } },
+      { ...env, RATE_LIMITER: unreachable },
+    );
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "SERVICE_UNAVAILABLE", statusCode: 503 });
+    const login = await app.request(
+      "/api/v1/auth/login",
+      { method: "POST", body: JSON.stringify({ email: uniqueEmail(), password: PASSWORD }), headers: { "Content-Type": "application/json" } },
+      { ...env, RATE_LIMITER: unreachable },
+    );
+    expectError({ status: login.status, headers: login.headers, text: "", body: await login.json() }, 503, "SERVICE_UNAVAILABLE");
+  });
+});

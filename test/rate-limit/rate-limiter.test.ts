@@ -5,7 +5,7 @@ import { RateLimiter } from "../../src/rate-limit/rate-limiter";
 import { expectError, PASSWORD, randomIp, uniqueEmail } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
-const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)) as DurableObjectStub<RateLimiter>;
 
 afterEach(() => {
   vi.useRealTimers();
@@ -26,7 +26,8 @@ describe("RateLimiter Durable Object (sliding window log)", () => {
     const start = Date.parse("2026-01-01T00:00:00.000Z");
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(start);
-    await runInDurableObject(stub, async (limiter: RateLimiter) => {
+    await runInDurableObject(stub, async (instance) => {
+      const limiter = instance as unknown as RateLimiter;
       for (let i = 0; i < 10; i++) {
         vi.setSystemTime(start + i * 60_000); // one request a minute
         expect(limiter.consume("register", 10, HOUR).allowed).toBe(true);

@@ -13,6 +13,7 @@ export function generateSecrets() {
 
 export function toDevVars(secrets) {
   return Object.entries(secrets)
-    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    // Single quotes: dotenv keeps the JSON of the JWK literally (double quotes would need escaping).
+    .map(([name, value]) => `${name}='${value}'`)
     .join("\n") + "\n";
 }

@@ -20,6 +20,9 @@ export default defineConfig(async () => {
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
+      // The Worker's one-line-per-request log (src/http/request-log.ts) would bury test output;
+      // test/http/observability.test.ts asserts on it through a console spy instead.
+      onConsoleLog: (log) => !log.startsWith('{"msg":"request"'),
     },
   };
 });

@@ -1,12 +1,19 @@
 // Runs before `npm run dev`: creates .dev.vars with fresh secrets if missing, applies local D1 migrations.
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { generateSecrets, toDevVars } from "./secrets.mjs";
 
 const devVars = new URL("../.dev.vars", import.meta.url);
+const LOCAL_DEV_ORIGINS = "http://localhost:5173,http://localhost:3000";
 if (!existsSync(devVars)) {
   writeFileSync(devVars, toDevVars(generateSecrets()), { mode: 0o600 });
   console.log("created .dev.vars with fresh local secrets (git-ignored)");
+}
+
+// Local front-end dev servers (Vite, Next/CRA) may call `wrangler dev`; production's CORS_ORIGINS stays in wrangler.toml.
+if (!/^CORS_ORIGINS=/m.test(readFileSync(devVars, "utf8"))) {
+  appendFileSync(devVars, `\n${toDevVars({ CORS_ORIGINS: LOCAL_DEV_ORIGINS })}`);
+  console.log(`added CORS_ORIGINS=${LOCAL_DEV_ORIGINS} to .dev.vars`);
 }
 
 execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {

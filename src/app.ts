@@ -6,9 +6,18 @@ import { ConfigError } from "./env";
 import type { AppEnv } from "./http/app-env";
 import { ApiError, errorResponse } from "./http/errors";
 import { validationHook } from "./http/validation";
-import { authRoutes } from "./features/auth/routes";
+import { benchCostMeter, benchRoutes } from "./bench-routes";
+import { registerApiDocs } from "./http/api-docs";
+import { corsPolicy } from "./http/cors";
+import { d1Sessions } from "./http/d1-sessions";
+import { requestId } from "./http/request-id";
+import { requestLog, routePattern } from "./http/request-log";
+import { securityHeaders } from "./http/security-headers";
+import { healthRoutes } from "./features/health/routes";
+import { authRoutes, wellKnownRoutes } from "./features/auth/routes";
 import { inviteRoutes } from "./features/invites/routes";
 import { tenantRoutes } from "./features/tenants/routes";
+import { userRoutes } from "./features/users/routes";
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -29,7 +38,8 @@ function toApiError(error: unknown): ApiError {
 export const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .route("/", tenantRoutes)
   .route("/", authRoutes)
-  .route("/", inviteRoutes);
+  .route("/", inviteRoutes)
+  .route("/", userRoutes);
 
 export type ApiType = typeof api;
 
@@ -39,12 +49,20 @@ export function createApp() {
   app.onError((error, c) => {
     const apiError = toApiError(error);
     if (!(error instanceof ApiError)) {
-      console.error(JSON.stringify({ msg: "unhandled error", route: c.req.routePath, method: c.req.method, error: String(error), stack: (error as Error)?.stack }));
+      console.error(JSON.stringify({ msg: "unhandled error", route: routePattern(c), method: c.req.method, requestId: c.get("requestId"), error: String(error), stack: (error as Error)?.stack }));
     }
     return errorResponse(apiError);
   });
   app.notFound((c) => errorResponse(new ApiError(404, "NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
 
+  // Outermost first: each wraps everything registered after it, errors, 404 and 405 included.
+  // Bench mode only (no-op otherwise): meters D1 and Durable Object calls, so it must wrap d1Sessions.
+  app.use(benchCostMeter);
+  app.use(requestId);
+  app.use(requestLog);
+  app.use(securityHeaders);
+  // Before routing, so preflights are answered here and every response, errors too, gets CORS headers.
+  app.use(corsPolicy);
   app.use(
     methodNotAllowed({
       app,
@@ -65,15 +83,18 @@ export function createApp() {
     }),
   );
 
-  app.route("/api/v1", api);
+  app.use(d1Sessions);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "edge-invites", version: "1.0.0", description: "Invite-based onboarding for multi-tenant SaaS on Cloudflare Workers." },
-  });
-  return app;
+  // Chained so that AppType (below) carries the routes for hc<AppType>.
+  const routes = app.route("/api/v1", api).route("/", healthRoutes);
+  app.route("/", wellKnownRoutes);
+  // 404 unless the BENCH_MODE var is set (npm run bench); not part of the typed or documented API.
+  app.route("/", benchRoutes);
+
+  registerApiDocs(app);
+  return routes;
 }
 
 export const app = createApp();
+/** The typed routes for Hono RPC: `hc<AppType>(baseUrl)` (see examples/spa-client.ts). */
 export type AppType = typeof app;

@@ -15,6 +15,13 @@ export interface Env {
   TENANT_SIGNUP_LIMIT_PER_HOUR?: string;
   LOGIN_FAILURES_PER_5_MIN?: string;
   PREVIEW_LIMIT_PER_HOUR?: string;
+  /** comma-separated shared secrets of backend-for-frontend proxies allowed to forward X-Client-IP */
+  TRUSTED_PROXY_SECRETS?: string;
+  TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
+  /** comma-separated browser origins allowed by CORS (scheme://host[:port]), or "*" */
+  CORS_ORIGINS?: string;
+  /** "1" only under `npm run bench`: enables src/bench-routes.ts. Never set in production. */
+  BENCH_MODE?: string;
 }
 
 export interface Limits {
@@ -22,12 +29,15 @@ export interface Limits {
   tenantSignupPerHour: number;
   loginFailuresPer5Min: number;
   previewPerHour: number;
+  trustedProxyPerHour: number;
 }
 
 export interface Config {
   issuer: string;
   audience: string;
   limits: Limits;
+  trustedProxySecrets: string[];
+  corsOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -44,6 +54,35 @@ function positiveInt(env: Env, name: keyof Env, fallback: number): number {
   return value;
 }
 
+const MIN_SHARED_SECRET_LENGTH = 32;
+
+/** Several entries allow rotation; a short one would be guessable, so it is refused, not trusted. */
+function secretList(env: Env, name: "TRUSTED_PROXY_SECRETS"): string[] {
+  const secrets = (env[name] ?? "").split(",").map((secret) => secret.trim()).filter(Boolean);
+  if (secrets.some((secret) => secret.length < MIN_SHARED_SECRET_LENGTH)) {
+    throw new ConfigError(`Secret ${name} must list secrets of at least ${MIN_SHARED_SECRET_LENGTH} characters each`);
+  }
+  return secrets;
+}
+
+/** A typo such as a trailing path would silently never match a browser's Origin, so it is refused. */
+function originList(env: Env, name: "CORS_ORIGINS"): string[] {
+  const entries = (env[name] ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    if (entry === "*") return entry;
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+      throw new ConfigError(`Configuration var ${name} must list origins such as https://app.example.com, got "${entry}"`);
+    }
+    return url.origin;
+  });
+}
+
 const configCache = new WeakMap<Env, Config>();
 
 export function loadConfig(env: Env): Config {
@@ -57,7 +96,10 @@ export function loadConfig(env: Env): Config {
         tenantSignupPerHour: positiveInt(env, "TENANT_SIGNUP_LIMIT_PER_HOUR", 5),
         loginFailuresPer5Min: positiveInt(env, "LOGIN_FAILURES_PER_5_MIN", 10),
         previewPerHour: positiveInt(env, "PREVIEW_LIMIT_PER_HOUR", 60),
+        trustedProxyPerHour: positiveInt(env, "TRUSTED_PROXY_LIMIT_PER_HOUR", 1000),
       },
+      trustedProxySecrets: secretList(env, "TRUSTED_PROXY_SECRETS"),
+      corsOrigins: originList(env, "CORS_ORIGINS"),
     };
     configCache.set(env, config);
   }

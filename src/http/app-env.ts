@@ -15,5 +15,9 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     caller: Caller;
+    /** X-Request-Id of this request (src/http/request-id.ts) */
+    requestId: string;
+    /** CSP nonce of the /docs page (hono/secure-headers NONCE) */
+    secureHeadersNonce?: string;
   };
 }

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import type { Role } from "../db/schema";
 import { tenants, users } from "../db/schema";
 import { database } from "../db/client";
+import { primaryOf } from "./d1-sessions";
 import { loadConfig, requireSecret } from "../env";
 import { loadKeyRing, verifyAccessToken } from "../security/jwt";
 import type { AppEnv } from "./app-env";
@@ -25,7 +26,8 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   } catch {
     throw unauthorized();
   }
-  const [row] = await database(c.env.DB)
+  // Authority is read on the primary even when the rest of a GET may be served by a replica.
+  const [row] = await database(primaryOf(c.env.DB))
     .select({
       userId: users.id,
       tenantId: users.tenantId,

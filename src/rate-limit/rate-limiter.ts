@@ -7,6 +7,8 @@ export interface RateLimitDecision {
   remaining: number;
   /** seconds until the oldest counted request leaves the window (0 when none is counted) */
   resetSeconds: number;
+  /** the timestamp this call was logged under (pass it to release()), or null if it was not logged */
+  recordedAt: number | null;
 }
 
 /**
@@ -32,9 +34,17 @@ export class RateLimiter extends DurableObject<Env> {
     return this.decide(policy, limit, windowMs, true);
   }
 
-  /** Reports whether another request would fit, without counting one (used before login checks). */
+  /** Reports whether another request would fit, without counting one. */
   peek(policy: string, limit: number, windowMs: number): RateLimitDecision {
     return this.decide(policy, limit, windowMs, false);
+  }
+
+  /**
+   * Takes back one request counted by consume() (an attempt reserved up front that turned out not
+   * to count, such as a successful login).
+   */
+  release(policy: string, recordedAt: number): void {
+    this.sql.exec("DELETE FROM hits WHERE rowid = (SELECT rowid FROM hits WHERE policy = ? AND at = ? LIMIT 1)", policy, recordedAt);
   }
 
   private decide(policy: string, limit: number, windowMs: number, record: boolean): RateLimitDecision {
@@ -54,6 +64,6 @@ export class RateLimiter extends DurableObject<Env> {
     }
     const used = counted + (allowed && record ? 1 : 0);
     const resetSeconds = oldest === null ? 0 : Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
-    return { allowed, limit, remaining: Math.max(0, limit - used), resetSeconds };
+    return { allowed, limit, remaining: Math.max(0, limit - used), resetSeconds, recordedAt: allowed && record ? now : null };
   }
 }

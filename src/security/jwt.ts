@@ -1,4 +1,5 @@
 import { importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK } from "jose";
+import { ConfigError } from "../env";
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 export const ACCESS_TOKEN_TYPE = "at+jwt";
@@ -20,9 +21,9 @@ function publicPart(jwk: JWK): JWK {
 
 function assertEd25519(jwk: JWK, name: string): asserts jwk is JWK & { kid: string; x: string } {
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") {
-    throw new Error(`${name} must be an Ed25519 (OKP) JWK`);
+    throw new ConfigError(`${name} must be an Ed25519 (OKP) JWK`);
   }
-  if (typeof jwk.kid !== "string" || jwk.kid.length === 0) throw new Error(`${name} must carry a "kid"`);
+  if (typeof jwk.kid !== "string" || jwk.kid.length === 0) throw new ConfigError(`${name} must carry a "kid"`);
 }
 
 const keyRings = new Map<string, Promise<KeyRing>>();
@@ -42,22 +43,32 @@ export function loadKeyRing(privateJwkJson: string, previousPublicJwksJson = "")
   return ring;
 }
 
-async function buildKeyRing(privateJwkJson: string, previousPublicJwksJson: string): Promise<KeyRing> {
-  const privateJwk = JSON.parse(privateJwkJson) as JWK;
-  assertEd25519(privateJwk, "JWT_PRIVATE_KEY");
-  if (typeof privateJwk.d !== "string") throw new Error("JWT_PRIVATE_KEY must be a private JWK (with d)");
-  const previous = previousPublicJwksJson ? (JSON.parse(previousPublicJwksJson) as JWK[]) : [];
-  if (!Array.isArray(previous)) throw new Error("JWT_PREVIOUS_PUBLIC_KEYS must be a JSON array of public JWKs");
-
-  const current = publicPart(privateJwk);
-  const publicJwks = [current, ...previous.map((jwk, i) => {
-    assertEd25519(jwk, `JWT_PREVIOUS_PUBLIC_KEYS[${i}]`);
-    return publicPart(jwk);
-  })];
-  const verificationKeys = new Map<string, JoseKey>();
-  for (const jwk of publicJwks) {
-    verificationKeys.set(jwk.kid as string, (await importJWK(jwk, ALG)) as JoseKey);
+function parseJson(value: string, name: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new ConfigError(`${name} is not valid JSON`);
   }
+}
+
+async function buildKeyRing(privateJwkJson: string, previousPublicJwksJson: string): Promise<KeyRing> {
+  const privateJwk = parseJson(privateJwkJson, "JWT_PRIVATE_KEY") as JWK;
+  assertEd25519(privateJwk, "JWT_PRIVATE_KEY");
+  if (typeof privateJwk.d !== "string") throw new ConfigError("JWT_PRIVATE_KEY must be a private JWK (with d)");
+  const previous = previousPublicJwksJson ? (parseJson(previousPublicJwksJson, "JWT_PREVIOUS_PUBLIC_KEYS") as JWK[]) : [];
+  if (!Array.isArray(previous)) throw new ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must be a JSON array of public JWKs");
+
+  const publicJwks = [publicPart(privateJwk)];
+  previous.forEach((jwk, i) => {
+    assertEd25519(jwk, `JWT_PREVIOUS_PUBLIC_KEYS[${i}]`);
+    const known = publicJwks.find((candidate) => candidate.kid === jwk.kid);
+    // The same key listed twice (e.g. mid-rotation) is harmless; another key under a known kid would
+    // make verification ambiguous, so it is refused.
+    if (!known) publicJwks.push(publicPart(jwk));
+    else if (known.x !== jwk.x) throw new ConfigError(`JWT key id "${jwk.kid}" names two different keys; every key needs its own kid`);
+  });
+  const verificationKeys = new Map<string, JoseKey>();
+  for (const jwk of publicJwks) verificationKeys.set(jwk.kid as string, (await importJWK(jwk, ALG)) as JoseKey);
   return {
     signingKid: privateJwk.kid,
     signingKey: (await importJWK(privateJwk, ALG)) as JoseKey,

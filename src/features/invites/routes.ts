@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { INVITE_ROLES } from "../../db/schema";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
@@ -6,8 +7,10 @@ import { authenticate, requireRole } from "../../http/authenticate";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
+import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { HOUR_MS, limitPerClient } from "../../rate-limit/middleware";
+import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, revokeInvite } from "./lifecycle";
 import { createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
 
 const ISO = z.iso.datetime().openapi({ example: "2026-07-10T14:32:00.000Z" });
@@ -29,15 +32,17 @@ export const InviteSchema = z
   })
   .openapi("Invite");
 
+const validityDaysSchema = z
+  .number("validityDays must be an integer")
+  .int("validityDays must be an integer")
+  .min(1, "validityDays must be between 1 and 30")
+  .max(30, "validityDays must be between 1 and 30")
+  .default(7)
+  .openapi({ example: 7 });
+
 const CreateInviteSchema = z
   .object({
-    validityDays: z
-      .number("validityDays must be an integer")
-      .int("validityDays must be an integer")
-      .min(1, "validityDays must be between 1 and 30")
-      .max(30, "validityDays must be between 1 and 30")
-      .default(7)
-      .openapi({ example: 7 }),
+    validityDays: validityDaysSchema,
     role: z
       .enum(INVITE_ROLES, "role must be Developer, Viewer or Admin (an Owner is never invited)")
       .default("Developer")
@@ -46,25 +51,102 @@ const CreateInviteSchema = z
   })
   .openapi("CreateInvite");
 
-const RegisterSchema = z.object({ email: emailSchema, password: passwordSchema }).openapi("Register");
-
-export const UserSchema = z
+const InvitePreviewSchema = z
   .object({
-    id: z.uuid(),
-    tenantId: z.uuid(),
-    email: z.string(),
-    status: z.enum(["Active", "Inactive"]),
-    role: z.enum(["Owner", "Admin", "Developer", "Viewer"]),
-    createdAt: ISO,
-    updatedAt: ISO,
+    tenantName: z.string().openapi({ example: "Initech" }),
+    targetRole: z.enum(INVITE_ROLES),
+    expiresAt: ISO,
+    status: z.enum(INVITE_STATUSES),
+    email: z.string().nullable().openapi({ description: "The bound email, masked", example: "b***@initech.test" }),
   })
-  .openapi("User");
+  .openapi("InvitePreview");
+
+const RenewInviteSchema = z.object({ validityDays: validityDaysSchema }).openapi("RenewInvite");
+
+const RegisterSchema = z.object({ email: emailSchema, password: passwordSchema }).openapi("Register");
 
 const InviteListQuery = pageQuerySchema(INVITE_SORT_FIELDS).extend({ Status: enumFilter("Status", INVITE_STATUSES) });
 
 const InvitePageSchema = z.object({ total: z.number().int(), items: z.array(InviteSchema) }).openapi("InvitePage");
 
 const adminOnly = [authenticate, requireRole("Owner", "Admin")] as const;
+
+const inviteIdParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid", example: "0197a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" }),
+});
+
+const previewLimit = limitPerClient((c) => ({ name: "preview", limit: loadConfig(c.env).limits.previewPerHour, windowMs: HOUR_MS }));
+
+/**
+ * One path, two resources, told apart by shape: an id is the admin view (bearer, Owner/Admin), a
+ * token the public preview (rate-limited per client). Only the preview spends the limit.
+ */
+const byInviteKeyShape: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const shape = inviteKeyShape(c.req.param("id") ?? "");
+  if (shape === "id") {
+    const [authenticateCaller, requireAdmin] = adminOnly;
+    return authenticateCaller(c, () => requireAdmin(c, next) as Promise<void>);
+  }
+  if (shape === "token") return previewLimit(c, next);
+  throw inviteNotFound();
+};
+
+const getInviteRoute = createRoute({
+  method: "get",
+  path: "/invites/{id}",
+  tags: ["Invites"],
+  summary: "Get one invite (by id, Admin/Owner) or preview it (by token, public)",
+  description:
+    "With an invite id (UUID) and a bearer token of an Owner or Admin: the full invite of the caller's tenant " +
+    "(another tenant's id is 404). With an invite token (`inv_…`) and no credentials: a public, side-effect-free " +
+    "preview `{tenantName, targetRole, expiresAt, status, email (masked)}`, rate-limited per client IP. " +
+    "Anything else is 404 INVITE_NOT_FOUND.",
+  security: [...bearerSecurity, {}],
+  middleware: [byInviteKeyShape] as const,
+  request: {
+    params: z.object({
+      id: z.string().openapi({ param: { name: "id", in: "path", description: "An invite id (UUID) or an invite token (inv_…)" }, example: "inv_…" }),
+    }),
+  },
+  responses: {
+    200: jsonContent(z.union([InviteSchema, InvitePreviewSchema]), "The invite (by id) or its public preview (by token)"),
+    ...errorResponses(401, 403, 404, 429, 503),
+  },
+});
+
+const revokeInviteRoute = createRoute({
+  method: "delete",
+  path: "/invites/{id}",
+  tags: ["Invites"],
+  summary: "Revoke an invite (idempotent)",
+  description: "Only an Owner may revoke an Admin-role invite (403 ROLE_NOT_ASSIGNABLE). A used invite is 409 INVITE_NOT_REVOCABLE.",
+  security: bearerSecurity,
+  middleware: [...adminOnly] as const,
+  request: { params: inviteIdParams },
+  responses: {
+    204: { description: "Revoked (also when it already was)" },
+    ...errorResponses(401, 403, 404, 409),
+  },
+});
+
+const renewInviteRoute = createRoute({
+  method: "post",
+  path: "/invites/{id}/renew",
+  tags: ["Invites"],
+  summary: "Renew an invite: a fresh token and expiry on the same record",
+  description:
+    "The old token stops working at once. Pending and expired invites can be renewed; used (409 INVITE_USED) and " +
+    "revoked (409 INVITE_REVOKED) ones cannot. 409 INVITE_PENDING_FOR_EMAIL when another pending invite for the bound " +
+    "email exists; 409 INVITE_AUTHORITY_LAPSED for an Admin invite whose creator is no longer an active Owner. " +
+    "Only an Owner may renew an Admin-role invite (403 ROLE_NOT_ASSIGNABLE).",
+  security: bearerSecurity,
+  middleware: [...adminOnly, requireJsonBody] as const,
+  request: { params: inviteIdParams, body: jsonBody(RenewInviteSchema) },
+  responses: {
+    200: jsonContent(InviteSchema, "The renewed invite, with its new token"),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});
 
 const createInviteRoute = createRoute({
   method: "post",
@@ -132,6 +214,22 @@ export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
       status: query.Status,
     });
     return c.json(page, 200);
+  })
+  .openapi(getInviteRoute, async (c) => {
+    const key = c.req.valid("param").id;
+    if (inviteKeyShape(key) === "id") return c.json(await getInvite(c.env, c.get("caller"), key), 200);
+    const preview = await previewInvite(c.env, key);
+    // Public and keyed by a secret in the URL: no shared cache may keep it.
+    c.header("Cache-Control", "no-store");
+    return c.json(preview, 200);
+  })
+  .openapi(revokeInviteRoute, async (c) => {
+    await revokeInvite(c.env, c.get("caller"), c.req.valid("param").id);
+    return c.body(null, 204);
+  })
+  .openapi(renewInviteRoute, async (c) => {
+    const invite = await renewInvite(c.env, c.get("caller"), c.req.valid("param").id, c.req.valid("json").validityDays);
+    return c.json(invite, 200);
   })
   .openapi(registerRoute, async (c) => {
     const user = await redeemInvite(c.env, c.req.valid("param").token, c.req.valid("json"));

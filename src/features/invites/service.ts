@@ -222,7 +222,8 @@ async function explainRefusal(env: Env, invite: InviteRow, email: string, now: n
   if (holder) throw conflict("EMAIL_TAKEN", "This email is already registered");
   // The invite changed between our read and the batch: report what it is now.
   const [fresh] = await database(env.DB).select().from(invites).where(eq(invites.id, invite.id)).limit(1);
-  if (!fresh) throw inviteNotFound();
+  // Renewed meanwhile: the token presented matches nothing any more.
+  if (!fresh || fresh.tokenHash !== invite.tokenHash) throw inviteNotFound();
   assertRedeemable(fresh, Date.now());
   throw conflict("INVITE_USED", "This invite has already been used");
 }
@@ -234,7 +235,8 @@ export interface Registration {
 
 /**
  * Creates the user and marks the invite used in one D1 batch. Both statements re-check that the
- * invite is still redeemable, so under any concurrency exactly one caller wins; a unique-email
+ * invite is still redeemable — by the token presented, so a renewal landing between our read and
+ * the batch kills the old token — so under any concurrency exactly one caller wins; a unique-email
  * violation aborts the batch and leaves the invite Pending.
  */
 export async function redeemInvite(env: Env, token: string, input: Registration): Promise<RegisteredUser> {
@@ -257,13 +259,13 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
         `INSERT INTO users (id, tenant_id, email, password_hash, role, status, created_at, updated_at)
          SELECT ?1, i.tenant_id, ?2, ?3, i.target_role, 'Active', ?4, ?4
          FROM invites i
-         WHERE i.id = ?5 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
+         WHERE i.id = ?5 AND i.token_hash = ?6 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
            AND (i.email IS NULL OR i.email = ?2)
            AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id)
            AND (i.target_role <> 'Admin' OR EXISTS (
                  SELECT 1 FROM users c WHERE c.id = i.created_by AND c.tenant_id = i.tenant_id
                    AND c.role = 'Owner' AND c.status = 'Active'))`,
-      ).bind(userId, input.email, passwordHash, now, invite.id),
+      ).bind(userId, input.email, passwordHash, now, invite.id, invite.tokenHash),
       env.DB.prepare(
         `UPDATE invites SET used_at = ?1, used_by = ?2, updated_at = ?1
          WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM users WHERE id = ?2)`,

@@ -1,0 +1,400 @@
+// `npm run bench`: throughput and latency against the platform floor, list latency at scale, cost per
+// operation and bundle size, measured in one run and written to bench/results.md and bench/results.svg.
+// `npm run bench -- --quick` is a shorter smoke run (10,000 instead of 100,000 invites, 2 s measurements).
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+import { generateSecrets, toDevVars } from "../scripts/secrets.mjs";
+import { clientIps, measure } from "./lib/load.mjs";
+import { dollarsPerMillion } from "./lib/prices.mjs";
+import { writeReport } from "./lib/report.mjs";
+import { inviteRows } from "./lib/seed.mjs";
+import { killAllDevServers, ROOT, startDevServer, WORK, wrangler } from "./lib/wrangler.mjs";
+
+const QUICK = process.argv.includes("--quick");
+const SETTINGS = {
+  connections: 8,
+  warmupSec: QUICK ? 1 : 2,
+  // Each route is measured in several short slices, interleaved with the others (floor included), so
+  // a burst of load from elsewhere on this shared machine hits every route alike instead of one.
+  rounds: QUICK ? 2 : 3,
+  durationSec: QUICK ? 1 : 3,
+  scaleConnections: 1,
+  scaleWarmupSec: 1,
+  scaleDurationSec: QUICK ? 2 : 5,
+  smallInvites: 1_000,
+  largeInvites: QUICK ? 10_000 : 100_000,
+  registerPool: QUICK ? 1_500 : 4_000,
+  pageSize: 20,
+};
+const PASSWORD = "correct horse battery staple";
+const STATE = `${WORK}/state`;
+const ENV_FILE = `${WORK}/bench.env`;
+const HUGE = "1000000000";
+// Limits raised so the load is never refused; per-client log sizes stay realistic because requests rotate
+// over many client IPs (see clientIps).
+const VARS = {
+  BENCH_MODE: "1",
+  REGISTER_LIMIT_PER_HOUR: HUGE,
+  TENANT_SIGNUP_LIMIT_PER_HOUR: HUGE,
+  LOGIN_FAILURES_PER_5_MIN: HUGE,
+  PREVIEW_LIMIT_PER_HOUR: HUGE,
+  TRUSTED_PROXY_LIMIT_PER_HOUR: HUGE,
+};
+
+const say = (message) => process.stdout.write(`[bench] ${message}\n`);
+
+async function api(base, method, path, { token, body, headers = {}, ip } = {}) {
+  const sent = { ...headers };
+  if (token) sent.Authorization = `Bearer ${token}`;
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  sent["CF-Connecting-IP"] = ip ?? "198.19.255.254";
+  const response = await fetch(`${base}${path}`, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: json, text };
+}
+
+function expectStatus(response, status, what) {
+  if (response.status !== status) throw new Error(`${what}: expected ${status}, got ${response.status}: ${response.text.slice(0, 400)}`);
+  return response.body;
+}
+
+const sum = (items, key) => items.reduce((total, item) => total + item[key], 0);
+
+async function probeCost(base, method, path, options) {
+  const response = await api(base, method, path, { ...options, headers: { "X-Bench-Cost": "1" } });
+  const header = response.headers.get("x-bench-cost");
+  if (!header) throw new Error(`cost probe ${method} ${path}: no X-Bench-Cost header (status ${response.status})`);
+  const cost = JSON.parse(header);
+  return {
+    status: response.status,
+    statements: cost.statements,
+    d1Statements: cost.statements.length,
+    d1RowsRead: sum(cost.statements, "rowsRead"),
+    d1RowsWritten: sum(cost.statements, "rowsWritten"),
+    d1Ms: sum(cost.statements, "durationMs"),
+    doRequests: cost.durableObjectRequests,
+  };
+}
+
+async function directorySize(dir) {
+  let total = 0;
+  const files = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      const nested = await directorySize(path);
+      total += nested.total;
+      files.push(...nested.files);
+    } else if (!entry.name.endsWith(".map") && !entry.name.endsWith(".json")) {
+      total += (await stat(path)).size;
+      files.push(path);
+    }
+  }
+  return { total, files };
+}
+
+/** `wrangler deploy --dry-run` (as configured, and minified for comparison), plus esbuild's per-package breakdown. */
+async function measureBundle() {
+  const result = {};
+  for (const [key, extra] of [
+    ["asConfigured", []],
+    ["minified", ["--minify"]],
+  ]) {
+    const outdir = `${WORK}/dist-${key}`;
+    await rm(outdir, { recursive: true, force: true });
+    const stdout = await wrangler(["deploy", "--dry-run", "--outdir", outdir, "--metafile", `${outdir}/meta.json`, ...extra]);
+    const { total, files } = await directorySize(outdir);
+    const gzip = files.length ? (await Promise.all(files.map(async (file) => gzipSync(await readFile(file)).length))).reduce((a, b) => a + b, 0) : 0;
+    const reported = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(stdout);
+    result[key] = { rawBytes: total, gzipBytes: gzip, wranglerReport: reported ? `${reported[1]} KiB / gzip ${reported[2]} KiB` : null };
+    if (key === "asConfigured") {
+      const meta = JSON.parse(await readFile(`${outdir}/meta.json`, "utf8"));
+      const byPackage = new Map();
+      for (const output of Object.values(meta.outputs)) {
+        for (const [input, { bytesInOutput }] of Object.entries(output.inputs ?? {})) {
+          const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+          const name = match ? match[1] : input.startsWith("src/") || input.includes("/src/") ? "src/ (our code)" : "other";
+          byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+        }
+      }
+      result.contributors = [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    }
+  }
+  return result;
+}
+
+async function measureStartup() {
+  try {
+    const stdout = await wrangler(["check", "startup", "--outfile", `${WORK}/startup.cpuprofile`]);
+    const active = /Active:\s*([\d.]+)\s*ms/.exec(stdout);
+    const window = /Profile window:\s*([\d.]+)\s*ms/.exec(stdout);
+    return { activeMs: active ? Number(active[1]) : null, windowMs: window ? Number(window[1]) : null };
+  } catch (error) {
+    return { activeMs: null, windowMs: null, error: String(error.message ?? error).slice(0, 200) };
+  }
+}
+
+async function versions() {
+  const read = async (path) => JSON.parse(await readFile(`${ROOT}node_modules/${path}/package.json`, "utf8")).version;
+  return { wrangler: await read("wrangler"), workerd: await read("workerd"), autocannon: await read("autocannon"), node: process.version };
+}
+
+async function main() {
+  const startedAt = new Date();
+  const runId = startedAt.getTime().toString(36);
+  await rm(STATE, { recursive: true, force: true });
+  await mkdir(WORK, { recursive: true });
+  const secrets = generateSecrets();
+  await writeFile(ENV_FILE, toDevVars(secrets), { mode: 0o600 });
+
+  say("applying migrations to bench/.work/state");
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE]);
+
+  // 1. Tenants and Owners through the public API (a cold start of the dev server, too).
+  say("starting wrangler dev (tenants)");
+  let server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor" });
+  const coldReadyMs = server.readyMs;
+  const tenants = {};
+  for (const key of ["small", "large", "create", "register"]) {
+    const email = `owner-${key}-${runId}@bench.test`;
+    const created = expectStatus(
+      await api(server.url, "POST", "/api/v1/tenants", { body: { name: `bench-${key}-${runId}`, adminEmail: email, adminPassword: PASSWORD } }),
+      201,
+      "sign-up",
+    );
+    tenants[key] = { id: created.tenantId, ownerId: created.adminUserId, email };
+  }
+  await server.stop();
+
+  // 2. Bulk invites straight into the bench's local D1 (the server is stopped: one writer at a time).
+  say(`seeding ${SETTINGS.smallInvites} + ${SETTINGS.largeInvites} + ${SETTINGS.registerPool} invites`);
+  const seedStarted = performance.now();
+  const key = secrets.INVITE_TOKEN_KEY;
+  const small = inviteRows({ tenantId: tenants.small.id, createdBy: tenants.small.ownerId, count: SETTINGS.smallInvites, keyBase64: key, mixStatuses: true });
+  const large = inviteRows({ tenantId: tenants.large.id, createdBy: tenants.large.ownerId, count: SETTINGS.largeInvites, keyBase64: key, mixStatuses: true });
+  const pool = inviteRows({ tenantId: tenants.register.id, createdBy: tenants.register.ownerId, count: SETTINGS.registerPool, keyBase64: key, role: "Developer" });
+  await writeFile(`${WORK}/seed.sql`, [...small.statements, ...large.statements, ...pool.statements].join("\n"));
+  await wrangler(["d1", "execute", "DB", "--local", "--persist-to", STATE, "--file", `${WORK}/seed.sql`, "--yes"]);
+  await rm(`${WORK}/seed.sql`, { force: true });
+  const seedSec = (performance.now() - seedStarted) / 1000;
+
+  // 3. Measurements against a warm server.
+  say("starting wrangler dev (measurements)");
+  server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor" });
+  const base = server.url;
+  for (const tenant of Object.values(tenants)) {
+    tenant.token = expectStatus(await api(base, "POST", "/api/v1/auth/login", { body: { email: tenant.email, password: PASSWORD } }), 200, "login").accessToken;
+  }
+  const listTotal = async (tenant) =>
+    expectStatus(await api(base, "GET", "/api/v1/invites?Qt=1", { token: tenant.token }), 200, "seeded list").total;
+  const seeded = { small: await listTotal(tenants.small), large: await listTotal(tenants.large) };
+  if (seeded.small !== SETTINGS.smallInvites || seeded.large !== SETTINGS.largeInvites) {
+    throw new Error(`seeding mismatch: ${JSON.stringify(seeded)}`);
+  }
+
+  const previewTokens = small.pendingTokens;
+  const previewCheck = await api(base, "GET", `/api/v1/invites/${previewTokens[0]}`);
+  const preview = previewCheck.status === 200 ? { available: true } : { available: false, reason: `GET /api/v1/invites/{token} answered ${previewCheck.status} ${previewCheck.body?.code ?? ""}`.trim() };
+
+  const probeTokens = pool.pendingTokens.slice(-10);
+  const registerTokens = pool.pendingTokens.slice(0, -10);
+  const json = { "content-type": "application/json" };
+  const auth = (tenant) => ({ authorization: `Bearer ${tenant.token}` });
+  const previewIps = clientIps(4096, 0);
+  const registerIps = clientIps(8192, 16384);
+  let previewCursor = 0;
+  let registerCursor = 0;
+  const load = { url: base, connections: SETTINGS.connections, durationSec: SETTINGS.durationSec, warmupSec: SETTINGS.warmupSec };
+  const routes = [
+    { key: "floorStart", label: "floor: GET /__bench/floor (no-op)", path: "/__bench/floor" },
+    { key: "list", label: `GET /invites (Qt=${SETTINGS.pageSize}, ${SETTINGS.smallInvites} invites)`, path: `/api/v1/invites?Qt=${SETTINGS.pageSize}`, headers: auth(tenants.small) },
+    { key: "create", label: "POST /invites", method: "POST", path: "/api/v1/invites", headers: { ...auth(tenants.create), ...json }, body: "{}" },
+    preview.available && {
+      key: "preview",
+      label: "GET /invites/{token} (preview)",
+      path: "/api/v1/invites/x",
+      next: () => {
+        const i = previewCursor++;
+        return { path: `/api/v1/invites/${previewTokens[i % previewTokens.length]}`, headers: { "cf-connecting-ip": previewIps[i % previewIps.length] } };
+      },
+    },
+    { key: "pbkdf2", label: "PBKDF2 only: POST /__bench/pbkdf2", method: "POST", path: "/__bench/pbkdf2" },
+    {
+      key: "register",
+      label: "POST /invites/{token}/register",
+      method: "POST",
+      path: "/api/v1/invites/x/register",
+      headers: json,
+      next: () => {
+        const i = registerCursor++;
+        return {
+          path: `/api/v1/invites/${registerTokens[i % registerTokens.length]}/register`,
+          headers: { "cf-connecting-ip": registerIps[i % registerIps.length] },
+          body: JSON.stringify({ email: `member-${i}-${runId}@bench.test`, password: PASSWORD }),
+        };
+      },
+    },
+    { key: "floorEnd", label: "floor again, after the others in the round", path: "/__bench/floor" },
+  ].filter(Boolean);
+
+  const slices = Object.fromEntries(routes.map((route) => [route.key, []]));
+  for (let round = 1; round <= SETTINGS.rounds; round++) {
+    for (const route of routes) {
+      say(`load, round ${round}/${SETTINGS.rounds}: ${route.label}`);
+      slices[route.key].push(await measure({ ...load, ...route, warmupSec: round === 1 ? SETTINGS.warmupSec : 0 }));
+    }
+  }
+  const registerUsed = registerCursor;
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const throughput = {};
+  for (const route of routes) {
+    const runs = slices[route.key];
+    const seconds = sum(runs, "durationSec");
+    throughput[route.key] = {
+      label: route.label,
+      rps: sum(runs, "ok") / seconds,
+      p50: median(runs.map((m) => m.p50)),
+      p99: median(runs.map((m) => m.p99)),
+      ok: sum(runs, "ok"),
+      non2xx: sum(runs, "non2xx"),
+      errors: sum(runs, "errors"),
+      timeouts: sum(runs, "timeouts"),
+      statuses: runs.map((m) => m.statuses),
+      perRound: runs.map((m) => m.rps),
+    };
+  }
+  // Per-round ratios to that round's floor: their spread shows how much the machine's noise moved them.
+  const floorPerRound = slices.floorStart.map((m, i) => (m.rps + slices.floorEnd[i].rps) / 2);
+  for (const route of routes) {
+    throughput[route.key].roundRatios = slices[route.key].map((m, i) => m.rps / floorPerRound[i]);
+  }
+
+  const scaleLoad = { url: base, connections: SETTINGS.scaleConnections, durationSec: SETTINGS.scaleDurationSec, warmupSec: SETTINGS.scaleWarmupSec };
+  const lastSmall = Math.ceil(SETTINGS.smallInvites / SETTINGS.pageSize);
+  const lastLarge = Math.ceil(SETTINGS.largeInvites / SETTINGS.pageSize);
+  const q = `Qt=${SETTINGS.pageSize}`;
+  const scaleCases = [
+    { key: "smallFirst", tenant: "small", label: "Pg=1, sort id", query: `${q}&Pg=1` },
+    { key: "smallExpires", tenant: "small", label: "Pg=1, sort expiresAt Asc", query: `${q}&Pg=1&CpOrd=expiresAt&TpOrd=Asc` },
+    { key: "smallLast", tenant: "small", label: `Pg=${lastSmall} (last page)`, query: `${q}&Pg=${lastSmall}` },
+    { key: "largeFirst", tenant: "large", label: "Pg=1, sort id", query: `${q}&Pg=1` },
+    { key: "largeExpires", tenant: "large", label: "Pg=1, sort expiresAt Asc", query: `${q}&Pg=1&CpOrd=expiresAt&TpOrd=Asc` },
+    { key: "largeDeep", tenant: "large", label: "Pg=500", query: `${q}&Pg=500` },
+    { key: "largeLast", tenant: "large", label: `Pg=${lastLarge} (last page)`, query: `${q}&Pg=${lastLarge}` },
+  ];
+  const scale = {};
+  for (const item of scaleCases) {
+    say(`scale: ${item.tenant} ${item.label}`);
+    const path = `/api/v1/invites?${item.query}`;
+    const measured = await measure({ ...scaleLoad, path, headers: auth(tenants[item.tenant]) });
+    const cost = await probeCost(base, "GET", path, { token: tenants[item.tenant].token });
+    scale[item.key] = { ...item, invites: item.tenant === "small" ? SETTINGS.smallInvites : SETTINGS.largeInvites, ...measured, cost };
+  }
+
+  say("cost probes");
+  const costs = {
+    list: await probeCost(base, "GET", `/api/v1/invites?Qt=${SETTINGS.pageSize}`, { token: tenants.small.token }),
+    listLarge: scale.largeFirst.cost,
+    create: await probeCost(base, "POST", "/api/v1/invites", { token: tenants.create.token, body: {} }),
+    preview: preview.available ? await probeCost(base, "GET", `/api/v1/invites/${previewTokens[1]}`, { ip: "198.19.250.1" }) : null,
+    register: await probeCost(base, "POST", `/api/v1/invites/${probeTokens[0]}/register`, {
+      body: { email: `probe-${runId}@bench.test`, password: PASSWORD },
+      ip: "198.19.250.2",
+    }),
+  };
+  for (const [name, cost] of Object.entries(costs)) {
+    if (cost && (cost.status < 200 || cost.status > 299)) throw new Error(`cost probe ${name} answered ${cost.status}`);
+  }
+  const limiterRows = expectStatus(await api(base, "GET", "/__bench/limiter-rows?inWindow=5"), 200, "limiter rows");
+  await server.stop();
+
+  say("bundle and startup");
+  const bundle = await measureBundle();
+  const startup = await measureStartup();
+
+  // Per-operation cost: D1 and DO counts measured above; CPU bounded by the isolate's service time at saturation.
+  const floorRps = (throughput.floorStart.rps + throughput.floorEnd.rps) / 2;
+  const limiterCall = {
+    rowsRead: sum(limiterRows.newClient, "rowsRead"),
+    rowsWritten: sum(limiterRows.newClient, "rowsWritten"),
+    returningRowsRead: sum(limiterRows.returningClient, "rowsRead"),
+    returningRowsWritten: sum(limiterRows.returningClient, "rowsWritten"),
+  };
+  const operation = (name, cost, rps) =>
+    cost && {
+      name,
+      ...cost,
+      doRowsRead: cost.doRequests * limiterCall.rowsRead,
+      doRowsWritten: cost.doRequests * limiterCall.rowsWritten,
+      // The local runtime's service time per request beyond the floor's (HTTP, tooling, logging).
+      cpuMs: rps ? Math.max(0, 1000 / rps - 1000 / floorRps) : null,
+    };
+  const operations = [
+    operation("list (1k invites)", costs.list, throughput.list.rps),
+    operation(`list (${SETTINGS.largeInvites / 1000}k invites)`, costs.listLarge, throughput.list.rps),
+    operation("create", costs.create, throughput.create.rps),
+    operation("preview", costs.preview, throughput.preview?.rps),
+    operation("register", costs.register, throughput.register.rps),
+  ].filter(Boolean);
+  for (const op of operations) op.dollars = dollarsPerMillion({ ...op, cpuMs: op.cpuMs ?? 0, doActiveMs: 1 });
+
+  const results = {
+    startedAt,
+    quick: QUICK,
+    settings: SETTINGS,
+    machine: {
+      cpu: os.cpus()[0]?.model ?? "unknown",
+      cores: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      platform: `${os.type()} ${os.release()}`,
+      loadAverage: os.loadavg().map((n) => n.toFixed(2)).join(" "),
+    },
+    versions: await versions(),
+    coldReadyMs,
+    seedSec,
+    preview,
+    registerUsed,
+    registerPool: registerTokens.length,
+    floorRps,
+    throughput,
+    scale,
+    costs,
+    limiterRows,
+    limiterCall,
+    operations,
+    bundle,
+    startup,
+  };
+  await writeFile(`${WORK}/results.json`, JSON.stringify(results, null, 2));
+  await writeReport(results);
+  say("wrote bench/results.md and bench/results.svg");
+}
+
+process.on("exit", killAllDevServers);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    process.stderr.write(`\n[bench] ${signal}: stopping wrangler\n`);
+    killAllDevServers();
+    process.exit(130);
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`[bench] failed: ${error.stack ?? error}\n`);
+    killAllDevServers();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,144 @@
+/**
+ * A browser client for edge-invites, typed end to end with Hono RPC: copy this file into your front end.
+ *
+ * `AppType` is a type-only import, so none of the server's code reaches your bundle. Import it from
+ * wherever the API's source lives for your build (a workspace package, a git submodule, a path alias).
+ * Your front end needs `hono` installed (for `hono/client`), the same major version as the API.
+ *
+ *   const api = createApiClient({ baseUrl: "https://api.example.com" });
+ *   const { tenantId } = await api.signUp({ name: "Initech", adminEmail: "owner@initech.test", adminPassword: "correct horse battery staple" });
+ *   await api.logIn("owner@initech.test", "correct horse battery staple");
+ *   const invite = await api.createInvite({ role: "Developer", validityDays: 7 });
+ *   const link = `${location.origin}/join/${invite.token}`;          // what you send to the invitee
+ *   const user = await api.register(invite.token, { email: "dev@initech.test", password: "another long password" });
+ *   const { total, items } = await api.listInvites({ Status: "Pending", CpOrd: "createdAt", TpOrd: "Desc", Qt: "20" });
+ *
+ * Every failure is thrown as an ApiRequestError carrying the API's error envelope: branch on `error.code`
+ * (`INVITE_EXPIRED`, `EMAIL_TAKEN`, `RATE_LIMITED`, ...), show `error.message`, quote `error.requestId`
+ * in bug reports.
+ */
+import { hc, type ClientResponse, type parseResponse } from "hono/client";
+import type { AppType } from "../src/app";
+
+/** The API's error envelope (same shape for every status). */
+export interface ErrorEnvelope {
+  code: string;
+  error: string;
+  message: string;
+  statusCode: number;
+  details: { fields?: Record<string, string[]>; retryAfterSeconds?: number; [key: string]: unknown };
+}
+
+export class ApiRequestError extends Error {
+  override name = "ApiRequestError";
+
+  constructor(
+    readonly status: number,
+    readonly envelope: ErrorEnvelope,
+    /** X-Request-Id of the failed request: quote it when reporting a problem. */
+    readonly requestId: string | null,
+  ) {
+    super(envelope.message);
+  }
+
+  /** Stable, machine-readable: the only field to branch on. */
+  get code(): string {
+    return this.envelope.code;
+  }
+
+  /** Per-field validation messages, e.g. `{ password: ["password must be at least 8 characters"] }`. */
+  get fieldErrors(): Record<string, string[]> {
+    return this.envelope.details.fields ?? {};
+  }
+
+  static async from(response: Response): Promise<ApiRequestError> {
+    let envelope: ErrorEnvelope;
+    try {
+      envelope = (await response.json()) as ErrorEnvelope;
+    } catch {
+      // Not our API answering (a proxy, a captive portal...): keep the same shape for callers.
+      envelope = { code: "NETWORK_ERROR", error: response.statusText, message: `HTTP ${response.status}`, statusCode: response.status, details: {} };
+    }
+    return new ApiRequestError(response.status, envelope, response.headers.get("X-Request-Id"));
+  }
+}
+
+/** The body of the response's success status, as the API declares it. */
+type Success<R extends ClientResponse<unknown>> = Awaited<ReturnType<typeof parseResponse<R>>>;
+
+/** Resolves to the typed success body, or throws ApiRequestError with the envelope. */
+export async function unwrap<R extends ClientResponse<unknown>>(pending: R | Promise<R>): Promise<Success<R>> {
+  const response = await pending;
+  if (!response.ok) throw await ApiRequestError.from(response as unknown as Response);
+  if (response.status === 204) return undefined as Success<R>;
+  return (await response.json()) as Success<R>;
+}
+
+/** Where the read-your-writes bookmark lives between page loads; sessionStorage suits one tab. */
+export interface BookmarkStore {
+  get(): string | null;
+  set(bookmark: string): void;
+}
+
+export function memoryBookmarkStore(): BookmarkStore {
+  let bookmark: string | null = null;
+  return { get: () => bookmark, set: (value) => void (bookmark = value) };
+}
+
+export interface ApiClientOptions {
+  /** The API's origin, e.g. "https://api.example.com" (the paths start with /api/v1). */
+  baseUrl: string;
+  /** Defaults to the browser's fetch. */
+  fetch?: typeof fetch;
+  /** Defaults to memory; pass a sessionStorage-backed store to keep it across reloads. */
+  bookmarks?: BookmarkStore;
+}
+
+export function createApiClient(options: ApiClientOptions) {
+  const send = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const bookmarks = options.bookmarks ?? memoryBookmarkStore();
+  let accessToken: string | null = null;
+
+  const client = hc<AppType>(options.baseUrl, {
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const headers = new Headers(init?.headers);
+      if (accessToken) headers.set("Authorization", `Bearer ${accessToken}`);
+      // Read your own writes: a replica serves the read only once it has caught up with this bookmark.
+      const bookmark = bookmarks.get();
+      if (bookmark) headers.set("X-D1-Bookmark", bookmark);
+      const response = await send(input, { ...init, headers });
+      const latest = response.headers.get("X-D1-Bookmark");
+      // Bookmarks sort lexicographically, oldest first: keep the newest one seen.
+      if (latest && (!bookmark || latest > bookmark)) bookmarks.set(latest);
+      return response;
+    },
+  });
+  const v1 = client.api.v1;
+
+  return {
+    /** The raw typed client, for routes this wrapper does not cover. */
+    rpc: client,
+    setAccessToken(token: string | null) {
+      accessToken = token;
+    },
+    /** Creates a tenant and its Owner (public). */
+    signUp: (body: { name: string; adminEmail: string; adminPassword: string }) => unwrap(v1.tenants.$post({ json: body })),
+    /** Signs in and keeps the access token for the following calls. */
+    async logIn(email: string, password: string) {
+      const tokens = await unwrap(v1.auth.login.$post({ json: { email, password } }));
+      accessToken = tokens.accessToken;
+      return tokens;
+    },
+    /** Admin or Owner: creates an invite; its `token` composes the registration link. */
+    createInvite: (body: { role?: "Admin" | "Developer" | "Viewer"; validityDays?: number; email?: string } = {}) =>
+      unwrap(v1.invites.$post({ json: body })),
+    /** Public: whoever holds the invite token registers with it. */
+    register: (inviteToken: string, body: { email: string; password: string }) =>
+      unwrap(v1.invites[":token"].register.$post({ param: { token: inviteToken }, json: body })),
+    /** Admin or Owner: a page of the tenant's invites, `{ total, items }`. */
+    listInvites: (query: { Qt?: string; Pg?: string; CpOrd?: string; TpOrd?: string; Status?: string } = {}) =>
+      unwrap(v1.invites.$get({ query })),
+  };
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>;

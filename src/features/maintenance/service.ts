@@ -1,0 +1,54 @@
+import type { Env } from "../../env";
+import { DAY_MS } from "../../lib/time";
+
+/** An invite is kept this long after its expiry, so an admin can still see it, and renew it, for a while. */
+export const INVITE_RETENTION_MS = 30 * DAY_MS;
+
+export interface PurgeOptions {
+  /** rows deleted per statement: each statement is one short write, never one huge transaction */
+  batchSize?: number;
+  /** statements per table per run; whatever is left waits for the next run */
+  maxBatches?: number;
+}
+
+export interface PurgeResult {
+  invites: number;
+  refreshTokens: number;
+  /** false when a table hit maxBatches and still had rows to delete */
+  complete: boolean;
+}
+
+export const DEFAULT_PURGE_BATCH_SIZE = 500;
+export const DEFAULT_PURGE_MAX_BATCHES = 40;
+
+/**
+ * Deletes `table`'s rows with `expires_at < cutoff`, `batchSize` at a time. Both tables index
+ * `expires_at`, so each batch is a range scan that costs what it deletes, not a table scan.
+ */
+async function deleteInBatches(db: D1Database, table: "invites" | "refresh_tokens", cutoff: number, batchSize: number, maxBatches: number) {
+  const statement = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at < ?1 LIMIT ?2)`);
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const changes = (await statement.bind(cutoff, batchSize).run()).meta.changes;
+    deleted += changes;
+    if (changes < batchSize) return { deleted, complete: true };
+  }
+  return { deleted, complete: false };
+}
+
+/**
+ * The daily clean-up (cron trigger, see wrangler.toml):
+ * - invites whose `expires_at` is more than 30 days past, whatever their status: used, revoked and
+ *   expired invites are all final by then (validity is at most 30 days, so no invite outlives its
+ *   creation by more than 60 days);
+ * - refresh tokens past their `expires_at`, spent and revoked ones included. A spent token is kept
+ *   until then on purpose: presenting it again is how reuse (a stolen token) is detected and its
+ *   family revoked, and that only works while its row exists.
+ */
+export async function purgeExpired(env: Env, now = Date.now(), options: PurgeOptions = {}): Promise<PurgeResult> {
+  const batchSize = options.batchSize ?? DEFAULT_PURGE_BATCH_SIZE;
+  const maxBatches = options.maxBatches ?? DEFAULT_PURGE_MAX_BATCHES;
+  const invites = await deleteInBatches(env.DB, "invites", now - INVITE_RETENTION_MS, batchSize, maxBatches);
+  const refreshTokens = await deleteInBatches(env.DB, "refresh_tokens", now, batchSize, maxBatches);
+  return { invites: invites.deleted, refreshTokens: refreshTokens.deleted, complete: invites.complete && refreshTokens.complete };
+}

@@ -1,0 +1,76 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./app-env";
+
+export const BOOKMARK_HEADER = "X-D1-Bookmark";
+
+/** D1 bookmarks look like `00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683`. */
+export const WELL_FORMED_BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/i;
+
+const SAFE_METHODS = new Set(["GET", "HEAD"]);
+
+/**
+ * A D1Database whose queries run in `session`. Only prepare() and batch() exist on a session;
+ * exec() and dump() stay on the binding (the primary), as they would without a session.
+ */
+const primaries = new WeakMap<D1Database, D1Database>();
+
+/**
+ * The plain binding behind a session-bound `db` (every statement on the primary), for the reads that
+ * must never lag a write: who the caller is and what they may do (DESIGN §2.3 "at once").
+ */
+export const primaryOf = (db: D1Database): D1Database => primaries.get(db) ?? db;
+
+function bindToSession(binding: D1Database, session: D1DatabaseSession): D1Database {
+  const bound: D1Database = {
+    prepare: (query) => session.prepare(query),
+    batch: <T>(statements: D1PreparedStatement[]) => session.batch<T>(statements),
+    exec: (query) => binding.exec(query),
+    withSession: (constraintOrBookmark) => binding.withSession(constraintOrBookmark),
+    dump: () => binding.dump(),
+  };
+  primaries.set(bound, binding);
+  return bound;
+}
+
+/** The primary's current bookmark: at least as new as every write this request made. */
+async function primaryBookmark(binding: D1Database): Promise<string | null> {
+  const session = binding.withSession("first-primary");
+  await session.prepare("SELECT 1").run();
+  return session.getBookmark();
+}
+
+/**
+ * Global reads with the D1 Sessions API (read replicas) while each client still reads its own writes.
+ *
+ * - GET/HEAD run in a session that starts at the client's X-D1-Bookmark, so any replica at least that
+ *   fresh may answer; without one, any instance may ("first-unconstrained"). A header that is present
+ *   but malformed cannot be honoured exactly, so the session starts at the primary instead.
+ * - Every other method (writes, invite redemption, login) keeps the plain binding: without a session
+ *   every statement runs on the primary. A successful one then returns the primary's bookmark.
+ *
+ * Every response that knows a bookmark returns it in X-D1-Bookmark for the client to send back.
+ */
+export const d1Sessions: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const offered = c.req.header(BOOKMARK_HEADER)?.trim() || undefined;
+  const bookmark = offered !== undefined && WELL_FORMED_BOOKMARK.test(offered) ? offered : undefined;
+  const binding = c.env.DB;
+  let latest: string | null | undefined;
+  if (SAFE_METHODS.has(c.req.method)) {
+    const session = binding.withSession(bookmark ?? (offered ? "first-primary" : "first-unconstrained"));
+    c.env = { ...c.env, DB: bindToSession(binding, session) };
+    await next();
+    latest = session.getBookmark();
+  } else {
+    await next();
+    if (c.res.ok) {
+      try {
+        latest = await primaryBookmark(binding);
+      } catch (error) {
+        // The write already succeeded; a missing bookmark only costs the client read-your-writes once.
+        console.error(JSON.stringify({ msg: "d1 bookmark unavailable", requestId: c.get("requestId"), error: String(error) }));
+      }
+    }
+  }
+  const returned = latest ?? bookmark;
+  if (returned) c.header(BOOKMARK_HEADER, returned);
+};

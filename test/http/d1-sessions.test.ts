@@ -1,0 +1,120 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { app } from "../../src/app";
+import { WELL_FORMED_BOOKMARK } from "../../src/http/d1-sessions";
+import { envWith, headers, observedD1, ORIGIN } from "../d1-spy";
+import { call, createInvite, newTenant, PASSWORD, uniqueEmail } from "../helpers";
+
+const WRITE_SQL = /^\s*(insert|update|delete|replace)\b/i;
+
+function observedRequest(path: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
+  const { db, log } = observedD1();
+  const response = app.request(`${ORIGIN}${path}`, { ...init, headers: headers(init.headers) }, envWith({ DB: db }));
+  return { response, log };
+}
+
+describe("D1 Sessions API: bookmarks and read replicas", () => {
+  it("a write returns a bookmark, and a read that sends it back sees the write", async () => {
+    const owner = await newTenant("bookmark");
+    const created = await call("POST", "/api/v1/invites", { token: owner.token, body: { role: "Viewer" } });
+    expect(created.status).toBe(201);
+    const bookmark = created.headers.get("X-D1-Bookmark");
+    expect(bookmark).toMatch(WELL_FORMED_BOOKMARK);
+
+    const list = await call("GET", "/api/v1/invites", { token: owner.token, headers: { "X-D1-Bookmark": bookmark! } });
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((invite: { id: string }) => invite.id)).toContain(created.body.id);
+    const next = list.headers.get("X-D1-Bookmark");
+    expect(next).toMatch(WELL_FORMED_BOOKMARK);
+    // Bookmarks sort oldest to newest: the read's session is at least as fresh as the write.
+    expect(next! >= bookmark!).toBe(true);
+  });
+
+  it("a read starts its session at the bookmark it was sent", async () => {
+    const owner = await newTenant("bookmark-read");
+    const created = await call("POST", "/api/v1/invites", { token: owner.token, body: {} });
+    const bookmark = created.headers.get("X-D1-Bookmark")!;
+    const { response, log } = observedRequest("/api/v1/invites", { headers: { Authorization: `Bearer ${owner.token}`, "X-D1-Bookmark": bookmark } });
+    expect((await response).status).toBe(200);
+    expect(log.sessions.map((session) => session.constraint)).toEqual([bookmark]);
+    // The list reads through the session; only the caller's authority is read on the primary.
+    expect(log.plain).toHaveLength(1);
+    expect(log.plain[0]).toMatch(/from "users"/i);
+    expect(log.sessions[0]!.sql.some((sql) => /from "invites"/i.test(sql))).toBe(true);
+    expect(log.sessions[0]!.sql.some((sql) => /from "users"/i.test(sql))).toBe(false);
+  });
+
+  it("a deactivated caller's next read is refused even without a bookmark (authority is read on the primary)", async () => {
+    const owner = await newTenant("bookmark-authority");
+    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(owner.userId).run();
+    const { response, log } = observedRequest("/api/v1/invites", { headers: { Authorization: `Bearer ${owner.token}` } });
+    expect((await response).status).toBe(401);
+    expect(log.plain.filter((sql) => /from "users"/i.test(sql))).toHaveLength(1);
+  });
+
+  it("a read without a bookmark may go to any replica (first-unconstrained)", async () => {
+    const owner = await newTenant("bookmark-none");
+    const { response, log } = observedRequest("/api/v1/invites", { headers: { Authorization: `Bearer ${owner.token}` } });
+    const result = await response;
+    expect(result.status).toBe(200);
+    expect(log.sessions.map((session) => session.constraint)).toEqual(["first-unconstrained"]);
+    expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
+  });
+
+  it("a malformed bookmark is not an error: the read starts at the primary instead, and gets a good bookmark back", async () => {
+    const owner = await newTenant("bookmark-bad");
+    for (const malformed of ["not-a-bookmark", "00000000-0000", "'; DROP TABLE invites; --", "x".repeat(300)]) {
+      const { response, log } = observedRequest("/api/v1/invites", { headers: { Authorization: `Bearer ${owner.token}`, "X-D1-Bookmark": malformed } });
+      const result = await response;
+      expect(result.status, malformed).toBe(200);
+      expect(log.sessions.map((session) => session.constraint), malformed).toEqual(["first-primary"]);
+      expect(result.headers.get("X-D1-Bookmark"), malformed).toMatch(WELL_FORMED_BOOKMARK);
+    }
+  });
+
+  it("writes run every statement on the primary (plain binding), then fetch the primary's bookmark", async () => {
+    const owner = await newTenant("bookmark-write");
+    const { response, log } = observedRequest("/api/v1/invites", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${owner.token}`, "Content-Type": "application/json", "X-D1-Bookmark": "00000000-00000001-00000000-00000000000000000000000000000000" },
+      body: JSON.stringify({ role: "Developer" }),
+    });
+    const result = await response;
+    expect(result.status).toBe(201);
+    expect(log.plain.some((sql) => WRITE_SQL.test(sql))).toBe(true);
+    // The only session is the bookmark probe, opened at the primary after the write, and it writes nothing.
+    expect(log.sessions).toEqual([{ constraint: "first-primary", sql: ["SELECT 1"] }]);
+    expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
+  });
+
+  it("invite redemption runs entirely on the primary", async () => {
+    const owner = await newTenant("bookmark-redeem");
+    const invite = await createInvite(owner.token);
+    const { response, log } = observedRequest(`/api/v1/invites/${invite.token}/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: uniqueEmail("redeem"), password: PASSWORD }),
+    });
+    const result = await response;
+    expect(result.status).toBe(201);
+    expect(log.plain.some((sql) => WRITE_SQL.test(sql))).toBe(true);
+    expect(log.sessions.flatMap((session) => session.sql)).toEqual(["SELECT 1"]);
+    expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
+  });
+
+  it("a failed write opens no session and only echoes a well-formed bookmark it was sent", async () => {
+    const sent = "00000000-00000001-00000000-00000000000000000000000000000000";
+    const { response, log } = observedRequest("/api/v1/tenants", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-D1-Bookmark": sent },
+      body: JSON.stringify({ name: "" }),
+    });
+    const result = await response;
+    expect(result.status).toBe(400);
+    expect(log.sessions).toEqual([]);
+    expect(result.headers.get("X-D1-Bookmark")).toBe(sent);
+
+    const unsent = observedRequest("/api/v1/tenants", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect((await unsent.response).headers.get("X-D1-Bookmark")).toBeNull();
+  });
+});

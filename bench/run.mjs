@@ -21,10 +21,10 @@ const SETTINGS = {
   durationSec: QUICK ? 1 : 3,
   scaleConnections: 1,
   scaleWarmupSec: 1,
-  scaleDurationSec: QUICK ? 2 : 5,
+  scaleDurationSec: QUICK ? 1 : 3,
   smallInvites: 1_000,
   largeInvites: QUICK ? 10_000 : 100_000,
-  registerPool: QUICK ? 1_500 : 4_000,
+  registerPool: QUICK ? 1_500 : 6_000,
   pageSize: 20,
 };
 const PASSWORD = "correct horse battery staple";
@@ -207,11 +207,26 @@ async function main() {
   const registerTokens = pool.pendingTokens.slice(0, -10);
   const json = { "content-type": "application/json" };
   const auth = (tenant) => ({ authorization: `Bearer ${tenant.token}` });
-  const previewIps = clientIps(4096, 0);
-  const registerIps = clientIps(8192, 16384);
+  // A pool of returning clients whose limiter objects exist (warmed below), and, for one extra register
+  // run, a new client per request (a new limiter object each time, as for a first-time invitee).
+  const previewIps = clientIps(64, 0);
+  const registerIps = clientIps(64, 1024);
+  const newClientIps = clientIps(16384, 16384);
   let previewCursor = 0;
   let registerCursor = 0;
-  const load = { url: base, connections: SETTINGS.connections, durationSec: SETTINGS.durationSec, warmupSec: SETTINGS.warmupSec };
+  let newClientCursor = 0;
+  for (const ip of previewIps) await api(base, "GET", `/api/v1/invites/${previewTokens[0]}`, { ip });
+  for (const ip of registerIps) expectStatus(await api(base, "POST", "/api/v1/invites/inv_unknown/register", { ip, body: { email: "warm@bench.test", password: PASSWORD } }), 404, "limiter warm-up");
+  const registerRequest = (ips, cursor) => () => {
+    const i = registerCursor++;
+    const client = cursor();
+    return {
+      path: `/api/v1/invites/${registerTokens[i % registerTokens.length]}/register`,
+      headers: { "cf-connecting-ip": ips[client % ips.length] },
+      body: JSON.stringify({ email: `member-${i}-${runId}@bench.test`, password: PASSWORD }),
+    };
+  };
+  const load = { url: base, connections: SETTINGS.connections, durationSec: SETTINGS.durationSec, warmupSec: SETTINGS.warmupSec, cpuMs: server.workerCpuMs, totalCpuMs: server.groupCpuMs };
   const routes = [
     { key: "floorStart", label: "floor: GET /__bench/floor (no-op)", path: "/__bench/floor" },
     { key: "list", label: `GET /invites (Qt=${SETTINGS.pageSize}, ${SETTINGS.smallInvites} invites)`, path: `/api/v1/invites?Qt=${SETTINGS.pageSize}`, headers: auth(tenants.small) },
@@ -232,14 +247,15 @@ async function main() {
       method: "POST",
       path: "/api/v1/invites/x/register",
       headers: json,
-      next: () => {
-        const i = registerCursor++;
-        return {
-          path: `/api/v1/invites/${registerTokens[i % registerTokens.length]}/register`,
-          headers: { "cf-connecting-ip": registerIps[i % registerIps.length] },
-          body: JSON.stringify({ email: `member-${i}-${runId}@bench.test`, password: PASSWORD }),
-        };
-      },
+      next: registerRequest(registerIps, () => registerCursor),
+    },
+    {
+      key: "registerNewClients",
+      label: "register, each request from a new client IP",
+      method: "POST",
+      path: "/api/v1/invites/x/register",
+      headers: json,
+      next: registerRequest(newClientIps, () => newClientCursor++),
     },
     { key: "floorEnd", label: "floor again, after the others in the round", path: "/__bench/floor" },
   ].filter(Boolean);
@@ -272,6 +288,8 @@ async function main() {
       timeouts: sum(runs, "timeouts"),
       statuses: runs.map((m) => m.statuses),
       perRound: runs.map((m) => m.rps),
+      workerCpuMsPerRequest: runs.every((m) => m.workerCpuMs !== null) ? sum(runs, "workerCpuMs") / sum(runs, "total") : null,
+      totalCpuMsPerRequest: runs.every((m) => m.totalCpuMs !== null) ? sum(runs, "totalCpuMs") / sum(runs, "total") : null,
     };
   }
   // Per-round ratios to that round's floor: their spread shows how much the machine's noise moved them.
@@ -280,7 +298,7 @@ async function main() {
     throughput[route.key].roundRatios = slices[route.key].map((m, i) => m.rps / floorPerRound[i]);
   }
 
-  const scaleLoad = { url: base, connections: SETTINGS.scaleConnections, durationSec: SETTINGS.scaleDurationSec, warmupSec: SETTINGS.scaleWarmupSec };
+  const scaleLoad = { url: base, connections: SETTINGS.scaleConnections, durationSec: SETTINGS.scaleDurationSec, warmupSec: SETTINGS.scaleWarmupSec, cpuMs: server.workerCpuMs, totalCpuMs: server.groupCpuMs };
   const lastSmall = Math.ceil(SETTINGS.smallInvites / SETTINGS.pageSize);
   const lastLarge = Math.ceil(SETTINGS.largeInvites / SETTINGS.pageSize);
   const q = `Qt=${SETTINGS.pageSize}`;
@@ -293,13 +311,29 @@ async function main() {
     { key: "largeDeep", tenant: "large", label: "Pg=500", query: `${q}&Pg=500` },
     { key: "largeLast", tenant: "large", label: `Pg=${lastLarge} (last page)`, query: `${q}&Pg=${lastLarge}` },
   ];
+  // Interleaved rounds again: 1k and 100k alternate, so the machine's noise cannot favour one size.
+  const scaleSlices = Object.fromEntries(scaleCases.map((item) => [item.key, []]));
+  for (let round = 1; round <= SETTINGS.rounds; round++) {
+    for (const item of scaleCases) {
+      say(`scale, round ${round}/${SETTINGS.rounds}: ${item.tenant} ${item.label}`);
+      const path = `/api/v1/invites?${item.query}`;
+      scaleSlices[item.key].push(await measure({ ...scaleLoad, warmupSec: round === 1 ? SETTINGS.scaleWarmupSec : 0, path, headers: auth(tenants[item.tenant]) }));
+    }
+  }
   const scale = {};
   for (const item of scaleCases) {
-    say(`scale: ${item.tenant} ${item.label}`);
-    const path = `/api/v1/invites?${item.query}`;
-    const measured = await measure({ ...scaleLoad, path, headers: auth(tenants[item.tenant]) });
-    const cost = await probeCost(base, "GET", path, { token: tenants[item.tenant].token });
-    scale[item.key] = { ...item, invites: item.tenant === "small" ? SETTINGS.smallInvites : SETTINGS.largeInvites, ...measured, cost };
+    const runs = scaleSlices[item.key];
+    const cost = await probeCost(base, "GET", `/api/v1/invites?${item.query}`, { token: tenants[item.tenant].token });
+    scale[item.key] = {
+      ...item,
+      invites: item.tenant === "small" ? SETTINGS.smallInvites : SETTINGS.largeInvites,
+      rps: sum(runs, "ok") / sum(runs, "durationSec"),
+      p50: median(runs.map((m) => m.p50)),
+      p99: median(runs.map((m) => m.p99)),
+      total: sum(runs, "total"),
+      workerCpuMs: runs.every((m) => m.workerCpuMs !== null) ? sum(runs, "workerCpuMs") : null,
+      cost,
+    };
   }
 
   say("cost probes");
@@ -331,21 +365,21 @@ async function main() {
     returningRowsRead: sum(limiterRows.returningClient, "rowsRead"),
     returningRowsWritten: sum(limiterRows.returningClient, "rowsWritten"),
   };
-  const operation = (name, cost, rps) =>
+  const operation = (name, cost, cpuMs) =>
     cost && {
       name,
       ...cost,
       doRowsRead: cost.doRequests * limiterCall.rowsRead,
       doRowsWritten: cost.doRequests * limiterCall.rowsWritten,
-      // The local runtime's service time per request beyond the floor's (HTTP, tooling, logging).
-      cpuMs: rps ? Math.max(0, 1000 / rps - 1000 / floorRps) : null,
+      cpuMs: cpuMs ?? null,
     };
+  const cpu = (key) => throughput[key]?.workerCpuMsPerRequest;
   const operations = [
-    operation("list (1k invites)", costs.list, throughput.list.rps),
-    operation(`list (${SETTINGS.largeInvites / 1000}k invites)`, costs.listLarge, throughput.list.rps),
-    operation("create", costs.create, throughput.create.rps),
-    operation("preview", costs.preview, throughput.preview?.rps),
-    operation("register", costs.register, throughput.register.rps),
+    operation("list (1k invites)", costs.list, cpu("list")),
+    operation(`list (${SETTINGS.largeInvites / 1000}k invites)`, costs.listLarge, scale.largeFirst.workerCpuMs === null ? null : scale.largeFirst.workerCpuMs / scale.largeFirst.total),
+    operation("create", costs.create, cpu("create")),
+    operation("preview", costs.preview, cpu("preview")),
+    operation("register", costs.register, cpu("register")),
   ].filter(Boolean);
   for (const op of operations) op.dollars = dollarsPerMillion({ ...op, cpuMs: op.cpuMs ?? 0, doActiveMs: 1 });
 

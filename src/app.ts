@@ -27,6 +27,8 @@ function toApiError(error: unknown): ApiError {
     // Hono raises these for malformed JSON and the like: keep the status, use our envelope.
     if (error.status === 400) return new ApiError(400, "VALIDATION_ERROR", "The request body is not valid JSON");
     if (error.status === 413) return new ApiError(413, "PAYLOAD_TOO_LARGE", `Request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    // @hono/zod-openapi's own media-type gate, stricter than ours (e.g. "application/json;;;").
+    if (error.status === 415) return new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json");
     if (error.status === 401) return new ApiError(401, "UNAUTHORIZED", "Missing or invalid access token");
   }
   if (error instanceof ConfigError) {

@@ -3,9 +3,10 @@ import autocannon from "autocannon";
 /**
  * A warm-up, then a measured autocannon run against one route. `next()` (optional) returns per-request
  * overrides ({ path, headers, body }) so that every request can carry a fresh token, email or client IP.
- * Returns requests/s (2xx only), latency percentiles (ms) and the status codes seen.
+ * Returns requests/s (2xx only), latency percentiles (ms), the status codes seen and, given `cpuMs()`
+ * (a process's cumulative CPU time), the CPU it used during the measured run.
  */
-export async function measure({ url, method = "GET", path, headers = {}, body, next, connections, durationSec, warmupSec }) {
+export async function measure({ url, method = "GET", path, headers = {}, body, next, connections, durationSec, warmupSec, cpuMs, totalCpuMs }) {
   const request = { method, path, headers };
   if (body !== undefined) request.body = body;
   if (next) {
@@ -16,7 +17,11 @@ export async function measure({ url, method = "GET", path, headers = {}, body, n
   }
   const options = { url, connections, requests: [request], timeout: 30 };
   if (warmupSec > 0) await autocannon({ ...options, duration: warmupSec });
+  const cpuBefore = cpuMs?.() ?? null;
+  const totalBefore = totalCpuMs?.() ?? null;
   const result = await autocannon({ ...options, duration: durationSec });
+  const cpuAfter = cpuMs?.() ?? null;
+  const totalAfter = totalCpuMs?.() ?? null;
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]));
   return {
     rps: result["2xx"] / result.duration,
@@ -29,6 +34,10 @@ export async function measure({ url, method = "GET", path, headers = {}, body, n
     timeouts: result.timeouts,
     statuses,
     durationSec: result.duration,
+    // CPU the Worker's own process spent (local D1 and Durable Objects included); null off Linux.
+    workerCpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+    // ... and the whole dev server (wrangler's proxy and Node process too).
+    totalCpuMs: totalBefore === null || totalAfter === null ? null : totalAfter - totalBefore,
   };
 }
 

@@ -1,5 +1,6 @@
 // Runs wrangler for the bench: its own persist dir and env file, never the developer's .wrangler or .dev.vars.
-import { spawn, execFile } from "node:child_process";
+import { spawn, execFile, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -116,5 +117,53 @@ export async function startDevServer({ persistTo, envFile, vars, readyPath, time
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, port, stop, readyMs: performance.now() - started, output: () => output };
+  const readyMs = performance.now() - started;
+  const workerPid = findWorkerProcess(child.pid, port);
+  const groupPids = processGroup(child.pid);
+  const groupCpuMs = () => {
+    const each = groupPids.map(processCpuMs);
+    return each.includes(null) || each.length === 0 ? null : each.reduce((a, b) => a + b, 0);
+  };
+  return { url, port, stop, readyMs, output: () => output, workerCpuMs: () => processCpuMs(workerPid), groupCpuMs };
+}
+
+/**
+ * wrangler dev runs two workerd processes: a proxy bound to the dev port, and the one that runs the
+ * Worker itself with its local D1 and Durable Objects (the one with an inspector). Linux only; null elsewhere.
+ */
+function groupRows(groupId) {
+  return execFileSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m) => m && Number(m[2]) === groupId);
+}
+
+/** Every process of a dev server: wrangler's Node processes and both workerd processes. */
+function processGroup(groupId) {
+  try {
+    return groupRows(groupId).map((m) => Number(m[1]));
+  } catch {
+    return [];
+  }
+}
+
+function findWorkerProcess(groupId, port) {
+  try {
+    const rows = groupRows(groupId).filter((m) => /workerd/.test(m[3]) && / serve /.test(m[3]));
+    const worker = rows.find((m) => m[3].includes("--inspector-addr")) ?? rows.find((m) => !m[3].includes(`entry=127.0.0.1:${port}`));
+    return worker ? Number(worker[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU time a process has used so far, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid) {
+  if (pid === null) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }

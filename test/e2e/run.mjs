@@ -1,0 +1,261 @@
+// Black-box end-to-end check: starts the repo's own `npm run dev` (wrangler dev) on a free port with
+// a throwaway local state directory, drives the API over real HTTP, and always stops wrangler and its
+// workerd children (the whole process group) on the way out.
+//
+//   npm run test:e2e                      # human-readable summary, exit code 0/1
+//   npm run test:e2e -- --report out.json # also writes {numPassedTests, numFailedTests, success}
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const reportIndex = process.argv.indexOf("--report");
+const reportPath = reportIndex > 0 ? process.argv[reportIndex + 1] : undefined;
+const READY_TIMEOUT_MS = 120_000;
+const PASSWORD = "correct horse battery staple";
+
+// node_modules/.bin first: wrangler (and its `node` shebang) resolve to the repo's Node 22 even when
+// this script is started with another Node directly.
+const childEnv = {
+  ...process.env,
+  PATH: `${join(root, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
+  CI: "1",
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  FORCE_COLOR: "0",
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const results = [];
+let wrangler;
+let wranglerLog = "";
+let stateDir;
+let stopping;
+
+async function stopWrangler() {
+  if (!wrangler || wrangler.exitCode !== null || wrangler.signalCode !== null) return;
+  stopping ??= new Promise((resolve) => {
+    const group = -wrangler.pid;
+    const exited = new Promise((done) => wrangler.once("exit", done));
+    try {
+      process.kill(group, "SIGTERM");
+    } catch {
+      resolve();
+      return;
+    }
+    const force = setTimeout(() => {
+      try {
+        process.kill(group, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5_000);
+    exited.then(() => {
+      clearTimeout(force);
+      // workerd may outlive the npm/wrangler parents by a moment: make sure the group is empty.
+      try {
+        process.kill(group, "SIGKILL");
+      } catch {
+        // nothing left
+      }
+      resolve();
+    });
+  });
+  return stopping;
+}
+
+function killGroupNow() {
+  if (wrangler?.pid && !stopping) {
+    try {
+      process.kill(-wrangler.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+process.on("exit", killGroupNow);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    killGroupNow();
+    process.exit(130);
+  });
+}
+
+async function check(name, fn) {
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`  ✓ ${name}`);
+  } catch (error) {
+    results.push({ name, ok: false, error: String(error?.message ?? error) });
+    console.log(`  ✗ ${name}\n      ${String(error?.message ?? error).split("\n").join("\n      ")}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function main() {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  stateDir = mkdtempSync(join(tmpdir(), "edge-invites-e2e-"));
+  const base = `http://127.0.0.1:${port}`;
+  const api = `${base}/api/v1`;
+
+  console.log(`e2e: applying migrations to ${stateDir}`);
+  // `predev` migrates the default .wrangler/state; this run uses its own directory, migrated here.
+  try {
+    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    throw new Error(`migrations failed: ${error.message}\n${error.stdout ?? ""}${error.stderr ?? ""}`);
+  }
+
+  console.log(`e2e: starting npm run dev on ${base}`);
+  const devArgs = ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
+  wrangler = spawn(process.platform === "win32" ? "npm.cmd" : "npm", devArgs, { cwd: root, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const collect = (chunk) => {
+    wranglerLog = (wranglerLog + chunk.toString()).slice(-20_000);
+  };
+  wrangler.stdout.on("data", collect);
+  wrangler.stderr.on("data", collect);
+
+  const started = Date.now();
+  for (;;) {
+    if (wrangler.exitCode !== null) throw new Error(`npm run dev exited with ${wrangler.exitCode} before serving`);
+    try {
+      const response = await fetch(`${api}/__e2e_readiness_probe`, { signal: AbortSignal.timeout(2_000) });
+      if (response.status === 404) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > READY_TIMEOUT_MS) throw new Error(`wrangler dev not ready after ${READY_TIMEOUT_MS / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  console.log(`e2e: ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+
+  const randomIp = () => `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 254) + 1}`;
+  async function request(method, path, { body, token, ip = randomIp(), headers = {} } = {}) {
+    const response = await fetch(`${path.startsWith("http") ? "" : api}${path}`, {
+      method,
+      headers: {
+        "CF-Connecting-IP": ip,
+        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, json, text };
+  }
+  const expectStatus = (response, status, what) => assert(response.status === status, `${what}: expected ${status}, got ${response.status} ${response.text.slice(0, 300)}`);
+  function expectEnvelope(response, status, code) {
+    expectStatus(response, status, code);
+    assert(/^application\/json/.test(response.headers.get("content-type") ?? ""), `content type ${response.headers.get("content-type")}`);
+    const { json } = response;
+    assert(json && json.code === code && json.statusCode === status && typeof json.error === "string" && typeof json.message === "string" && json.details && typeof json.details === "object", `not the error envelope: ${response.text}`);
+  }
+
+  const run = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const ownerEmail = `owner-${run}@e2e.test`;
+  const memberEmail = `member-${run}@e2e.test`;
+  const state = {};
+
+  await check("POST /tenants → 201 tenant and Owner", async () => {
+    const response = await request("POST", "/tenants", { body: { name: `E2E ${run}`, adminEmail: ownerEmail, adminPassword: PASSWORD } });
+    expectStatus(response, 201, "sign-up");
+    assert(response.json.adminRole === "Owner" && response.json.adminEmail === ownerEmail && response.json.tenantId, `body ${response.text}`);
+    state.tenantId = response.json.tenantId;
+  });
+  await check("POST /auth/login → 200 Bearer token pair", async () => {
+    const response = await request("POST", "/auth/login", { body: { email: ownerEmail, password: PASSWORD } });
+    expectStatus(response, 200, "login");
+    assert(response.json.tokenType === "Bearer" && response.json.expiresIn === 900 && response.json.accessToken?.split(".").length === 3 && response.json.refreshToken?.startsWith("rt_"), `body ${response.text}`);
+    state.token = response.json.accessToken;
+  });
+  await check("POST /invites → 201 with Location and an inv_ token", async () => {
+    const response = await request("POST", "/invites", { token: state.token, body: { validityDays: 3, role: "Viewer" } });
+    expectStatus(response, 201, "create invite");
+    assert(/^inv_[A-Za-z0-9_-]{43}$/.test(response.json.token) && response.json.status === "Pending" && response.json.targetRole === "Viewer", `body ${response.text}`);
+    assert(response.headers.get("location") === `/api/v1/invites/${response.json.id}`, `Location ${response.headers.get("location")}`);
+    state.invite = response.json;
+  });
+  await check("POST /invites/{token}/register → 201 user with the invite's role", async () => {
+    const response = await request("POST", `/invites/${state.invite.token}/register`, { body: { email: memberEmail, password: `${PASSWORD}!` } });
+    expectStatus(response, 201, "register");
+    assert(response.json.role === "Viewer" && response.json.tenantId === state.tenantId && response.json.email === memberEmail && response.json.status === "Active", `body ${response.text}`);
+  });
+  await check("GET /invites?Status=Used → the redeemed invite, total 1", async () => {
+    const response = await request("GET", "/invites?Status=Used&CpOrd=createdAt&TpOrd=Desc&Qt=10&Pg=1", { token: state.token });
+    expectStatus(response, 200, "list");
+    assert(response.json.total === 1 && response.json.items?.[0]?.id === state.invite.id && response.json.items[0].status === "Used" && response.json.items[0].usedAt, `body ${response.text}`);
+  });
+  await check("the new member logs in", async () => {
+    expectStatus(await request("POST", "/auth/login", { body: { email: memberEmail, password: `${PASSWORD}!` } }), 200, "member login");
+  });
+  await check("the used invite again → 409 INVITE_USED", async () => {
+    expectEnvelope(await request("POST", `/invites/${state.invite.token}/register`, { body: { email: `late-${run}@e2e.test`, password: PASSWORD } }), 409, "INVITE_USED");
+  });
+  await check("no token → 401 UNAUTHORIZED", async () => {
+    expectEnvelope(await request("GET", "/invites"), 401, "UNAUTHORIZED");
+  });
+  await check("unknown route → 404 NOT_FOUND envelope", async () => {
+    expectEnvelope(await request("GET", "/no-such-route"), 404, "NOT_FOUND");
+  });
+  await check("the 11th register request from one CF-Connecting-IP within the hour → 429 RATE_LIMITED with Retry-After", async () => {
+    const ip = randomIp();
+    const unknown = `inv_${"e".repeat(43)}`;
+    for (let i = 0; i < 10; i++) expectEnvelope(await request("POST", `/invites/${unknown}/register`, { ip, body: { email: `rl-${i}-${run}@e2e.test`, password: PASSWORD } }), 404, "INVITE_NOT_FOUND");
+    const refused = await request("POST", `/invites/${unknown}/register`, { ip, body: { email: `rl-x-${run}@e2e.test`, password: PASSWORD } });
+    expectEnvelope(refused, 429, "RATE_LIMITED");
+    assert(Number(refused.headers.get("retry-after")) > 0, `Retry-After ${refused.headers.get("retry-after")}`);
+    expectEnvelope(await request("POST", `/invites/${unknown}/register`, { body: { email: `rl-y-${run}@e2e.test`, password: PASSWORD } }), 404, "INVITE_NOT_FOUND");
+  });
+}
+
+let fatal;
+const startedAt = Date.now();
+try {
+  await main();
+} catch (error) {
+  fatal = error;
+} finally {
+  await stopWrangler();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+}
+
+if (fatal) {
+  results.push({ name: "start wrangler dev", ok: false, error: String(fatal?.message ?? fatal) });
+  console.log(`  ✗ ${fatal?.message ?? fatal}`);
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+if (failed > 0 && wranglerLog) console.log(`--- wrangler dev output (tail) ---\n${wranglerLog.slice(-4_000)}\n---`);
+console.log(`e2e: ${passed} passed, ${failed} failed in ${((Date.now() - startedAt) / 1000).toFixed(1)}s`);
+if (reportPath) {
+  mkdirSync(dirname(reportPath), { recursive: true });
+  writeFileSync(reportPath, JSON.stringify({ numPassedTests: passed, numFailedTests: failed, numPendingTests: 0, success: failed === 0, results }, null, 2));
+}
+process.exit(failed === 0 ? 0 : 1);

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Timestamps are stored as epoch milliseconds and served as ISO-8601 strings. */
@@ -15,6 +16,8 @@ export const tenants = sqliteTable(
     name: text("name").notNull(),
     /** lower-cased, trimmed name: tenant names are unique case-insensitively */
     nameNormalized: text("name_normalized").notNull(),
+    /** invites of this tenant, kept by triggers (drizzle/0002): an unfiltered list's `total` without a COUNT scan */
+    inviteCount: integer("invite_count").notNull().default(0),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },
@@ -79,6 +82,10 @@ export const invites = sqliteTable(
     index("invites_tenant_role_idx").on(t.tenantId, t.targetRole, t.id),
     index("invites_tenant_email_idx").on(t.tenantId, t.email),
     index("invites_expires_idx").on(t.expiresAt),
+    // Open (unused, unrevoked) invites only: counting Pending or Expired reads just these.
+    index("invites_tenant_open_idx")
+      .on(t.tenantId, t.expiresAt)
+      .where(sql`${t.usedAt} IS NULL AND ${t.revokedAt} IS NULL`),
   ],
 );
 

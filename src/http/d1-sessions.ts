@@ -32,21 +32,16 @@ function bindToSession(binding: D1Database, session: D1DatabaseSession): D1Datab
   return bound;
 }
 
-/** The primary's current bookmark: at least as new as every write this request made. */
-async function primaryBookmark(binding: D1Database): Promise<string | null> {
-  const session = binding.withSession("first-primary");
-  await session.prepare("SELECT 1").run();
-  return session.getBookmark();
-}
-
 /**
  * Global reads with the D1 Sessions API (read replicas) while each client still reads its own writes.
  *
  * - GET/HEAD run in a session that starts at the client's X-D1-Bookmark, so any replica at least that
  *   fresh may answer; without one, any instance may ("first-unconstrained"). A header that is present
  *   but malformed cannot be honoured exactly, so the session starts at the primary instead.
- * - Every other method (writes, invite redemption, login) keeps the plain binding: without a session
- *   every statement runs on the primary. A successful one then returns the primary's bookmark.
+ * - Every other method (writes, invite redemption, login) runs in a "first-primary" session: its first
+ *   statement, and every write, goes to the primary, and anything read after that is at least as fresh.
+ *   Its bookmark then covers the request's writes without an extra round trip to fetch one.
+ * - The caller's authority is read on the plain binding regardless (see primaryOf).
  *
  * Every response that knows a bookmark returns it in X-D1-Bookmark for the client to send back.
  */
@@ -54,23 +49,10 @@ export const d1Sessions: MiddlewareHandler<AppEnv> = async (c, next) => {
   const offered = c.req.header(BOOKMARK_HEADER)?.trim() || undefined;
   const bookmark = offered !== undefined && WELL_FORMED_BOOKMARK.test(offered) ? offered : undefined;
   const binding = c.env.DB;
-  let latest: string | null | undefined;
-  if (SAFE_METHODS.has(c.req.method)) {
-    const session = binding.withSession(bookmark ?? (offered ? "first-primary" : "first-unconstrained"));
-    c.env = { ...c.env, DB: bindToSession(binding, session) };
-    await next();
-    latest = session.getBookmark();
-  } else {
-    await next();
-    if (c.res.ok) {
-      try {
-        latest = await primaryBookmark(binding);
-      } catch (error) {
-        // The write already succeeded; a missing bookmark only costs the client read-your-writes once.
-        console.error(JSON.stringify({ msg: "d1 bookmark unavailable", requestId: c.get("requestId"), error: String(error) }));
-      }
-    }
-  }
-  const returned = latest ?? bookmark;
+  const constraint = SAFE_METHODS.has(c.req.method) ? (bookmark ?? (offered ? "first-primary" : "first-unconstrained")) : "first-primary";
+  const session = binding.withSession(constraint);
+  c.env = { ...c.env, DB: bindToSession(binding, session) };
+  await next();
+  const returned = session.getBookmark() ?? bookmark;
   if (returned) c.header(BOOKMARK_HEADER, returned);
 };

@@ -43,20 +43,26 @@ type Point = "first-query" | "write";
 function intrude(point: Point, intruder: () => Promise<ApiResponse>, wait: boolean) {
   let started: Promise<ApiResponse> | undefined;
   const start = () => (started ??= intruder());
-  const DB = new Proxy(env.DB, {
-    get(target, property) {
-      if (point === "first-query" && property === "prepare") start();
-      if (point === "write" && property === "batch") {
-        return async (statements: D1PreparedStatement[]) => {
-          const competitor = start();
-          if (wait) await competitor;
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  // Requests reach D1 through the binding or through a Sessions API session opened on it: hook both.
+  const hooked = <T extends D1Database | D1DatabaseSession>(db: T): T =>
+    new Proxy(db, {
+      get(target, property) {
+        if (point === "first-query" && property === "prepare") start();
+        if (point === "write" && property === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const competitor = start();
+            if (wait) await competitor;
+            return target.batch(statements);
+          };
+        }
+        if (property === "withSession") {
+          return (constraint?: string) => hooked((target as D1Database).withSession(constraint));
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  const DB = hooked(env.DB);
   return {
     bindings: { ...env, DB },
     competitor: () => {

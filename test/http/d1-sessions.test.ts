@@ -72,22 +72,27 @@ describe("D1 Sessions API: bookmarks and read replicas", () => {
     }
   });
 
-  it("writes run every statement on the primary (plain binding), then fetch the primary's bookmark", async () => {
+  it("writes run in a first-primary session whose bookmark is returned, with no extra query to fetch it", async () => {
     const owner = await newTenant("bookmark-write");
+    const sent = "00000000-00000001-00000000-00000000000000000000000000000000";
     const { response, log } = observedRequest("/api/v1/invites", {
       method: "POST",
-      headers: { Authorization: `Bearer ${owner.token}`, "Content-Type": "application/json", "X-D1-Bookmark": "00000000-00000001-00000000-00000000000000000000000000000000" },
+      headers: { Authorization: `Bearer ${owner.token}`, "Content-Type": "application/json", "X-D1-Bookmark": sent },
       body: JSON.stringify({ role: "Developer" }),
     });
     const result = await response;
     expect(result.status).toBe(201);
-    expect(log.plain.some((sql) => WRITE_SQL.test(sql))).toBe(true);
-    // The only session is the bookmark probe, opened at the primary after the write, and it writes nothing.
-    expect(log.sessions).toEqual([{ constraint: "first-primary", sql: ["SELECT 1"] }]);
+    expect(log.sessions.map((session) => session.constraint)).toEqual(["first-primary"]);
+    expect(log.sessions[0]!.sql.some((sql) => WRITE_SQL.test(sql))).toBe(true);
+    expect(log.sessions[0]!.sql).not.toContain("SELECT 1");
+    // Outside the session only the caller's authority was read (on the primary).
+    expect(log.plain.length).toBeGreaterThan(0);
+    expect(log.plain.every((sql) => /from "users"/i.test(sql))).toBe(true);
     expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
+    expect(result.headers.get("X-D1-Bookmark")! > sent).toBe(true);
   });
 
-  it("invite redemption runs entirely on the primary", async () => {
+  it("invite redemption runs in a first-primary session: its first read and all writes hit the primary", async () => {
     const owner = await newTenant("bookmark-redeem");
     const invite = await createInvite(owner.token);
     const { response, log } = observedRequest(`/api/v1/invites/${invite.token}/register`, {
@@ -97,12 +102,14 @@ describe("D1 Sessions API: bookmarks and read replicas", () => {
     });
     const result = await response;
     expect(result.status).toBe(201);
-    expect(log.plain.some((sql) => WRITE_SQL.test(sql))).toBe(true);
-    expect(log.sessions.flatMap((session) => session.sql)).toEqual(["SELECT 1"]);
+    expect(log.plain).toEqual([]);
+    expect(log.sessions.map((session) => session.constraint)).toEqual(["first-primary"]);
+    expect(log.sessions[0]!.sql[0]).toMatch(/from "invites"/i);
+    expect(log.sessions[0]!.sql.some((sql) => WRITE_SQL.test(sql))).toBe(true);
     expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
   });
 
-  it("a failed write opens no session and only echoes a well-formed bookmark it was sent", async () => {
+  it("a failed write runs no statement and only echoes a well-formed bookmark it was sent", async () => {
     const sent = "00000000-00000001-00000000-00000000000000000000000000000000";
     const { response, log } = observedRequest("/api/v1/tenants", {
       method: "POST",
@@ -111,7 +118,8 @@ describe("D1 Sessions API: bookmarks and read replicas", () => {
     });
     const result = await response;
     expect(result.status).toBe(400);
-    expect(log.sessions).toEqual([]);
+    expect(log.sessions.flatMap((session) => session.sql)).toEqual([]);
+    expect(log.plain).toEqual([]);
     expect(result.headers.get("X-D1-Bookmark")).toBe(sent);
 
     const unsent = observedRequest("/api/v1/tenants", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });

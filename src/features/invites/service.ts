@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { database, uniqueViolation } from "../../db/client";
 import { invites, tenants, users, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { requireSecret, type Env } from "../../env";
@@ -121,15 +121,17 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
   } else {
     // "At most one pending invite per email" depends on the clock, which no unique index can
     // express: the insert itself checks, so two concurrent creates cannot both succeed.
-    const result = await db.run(sql`
+    // RETURNING, not meta.changes: D1's change count includes the rows the invite-count trigger touches.
+    const inserted = await db.all<{ id: string }>(sql`
       INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
                            expires_at, used_at, used_by, revoked_at, created_at, updated_at)
       SELECT ${row.id}, ${row.tenantId}, ${row.tokenHash}, ${row.tokenCiphertext}, ${row.targetRole}, ${row.email},
              ${row.createdBy}, ${row.expiresAt}, NULL, NULL, NULL, ${row.createdAt}, ${row.updatedAt}
       WHERE NOT EXISTS (
         SELECT 1 FROM invites WHERE tenant_id = ${row.tenantId} AND email = ${row.email}
-          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})`);
-    if (result.meta.changes !== 1) {
+          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})
+      RETURNING id`);
+    if (inserted.length !== 1) {
       throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
     }
   }
@@ -157,15 +159,22 @@ export async function listInvites(env: Env, tenantId: string, query: InviteListQ
     status: statusCode(now),
   }[query.sortField];
   const order = query.direction === "asc" ? asc : desc;
+  const ordering = [order(sortColumn), order(invites.id)];
+  // The page's ids come from an index first, so rows skipped by OFFSET are read once, not twice.
+  const pageIds = db
+    .select({ id: invites.id })
+    .from(invites)
+    .where(where)
+    .orderBy(...ordering)
+    .limit(query.perPage)
+    .offset((query.page - 1) * query.perPage);
   const [[counted], rows] = await db.batch([
-    db.select({ total: count() }).from(invites).where(where),
-    db
-      .select()
-      .from(invites)
-      .where(where)
-      .orderBy(order(sortColumn), order(invites.id))
-      .limit(query.perPage)
-      .offset((query.page - 1) * query.perPage),
+    // Unfiltered: the trigger-kept tenants.invite_count (no scan). Filtered by status, which moves with
+    // the clock: a COUNT, which for Pending/Expired reads only open invites (invites_tenant_open_idx).
+    query.status
+      ? db.select({ total: count() }).from(invites).where(where)
+      : db.select({ total: tenants.inviteCount }).from(tenants).where(eq(tenants.id, tenantId)),
+    db.select().from(invites).where(inArray(invites.id, pageIds)).orderBy(...ordering),
   ]);
   return {
     total: counted?.total ?? 0,

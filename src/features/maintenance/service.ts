@@ -26,10 +26,11 @@ export const DEFAULT_PURGE_MAX_BATCHES = 40;
  * `expires_at`, so each batch is a range scan that costs what it deletes, not a table scan.
  */
 async function deleteInBatches(db: D1Database, table: "invites" | "refresh_tokens", cutoff: number, batchSize: number, maxBatches: number) {
-  const statement = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at < ?1 LIMIT ?2)`);
+  // RETURNING counts deleted rows exactly; meta.changes would add the rows triggers touch (invite counts).
+  const statement = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE expires_at < ?1 LIMIT ?2) RETURNING id`);
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const changes = (await statement.bind(cutoff, batchSize).run()).meta.changes;
+    const changes = (await statement.bind(cutoff, batchSize).all()).results.length;
     deleted += changes;
     if (changes < batchSize) return { deleted, complete: true };
   }

@@ -1,0 +1,2 @@
+ALTER TABLE `tenants` ADD `invite_count` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX `invites_tenant_open_idx` ON `invites` (`tenant_id`,`expires_at`) WHERE "invites"."used_at" IS NULL AND "invites"."revoked_at" IS NULL;

@@ -4,6 +4,7 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import os from "node:os";
+import { jsonRequest } from "../scripts/lib/local-worker.mjs";
 import { generateSecrets, toDevVars } from "../scripts/secrets.mjs";
 import { clientIps, measure } from "./lib/load.mjs";
 import { dollarsPerMillion } from "./lib/prices.mjs";
@@ -44,20 +45,10 @@ const VARS = {
 
 const say = (message) => process.stdout.write(`[bench] ${message}\n`);
 
-async function api(base, method, path, { token, body, headers = {}, ip } = {}) {
-  const sent = { ...headers };
-  if (token) sent.Authorization = `Bearer ${token}`;
-  if (body !== undefined) sent["Content-Type"] = "application/json";
-  sent["CF-Connecting-IP"] = ip ?? "198.19.255.254";
-  const response = await fetch(`${base}${path}`, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, body: json, text };
+/** The bench's requests come from one fixed client IP unless a caller picks another. */
+async function api(base, method, path, options = {}) {
+  const response = await jsonRequest(base, method, path, { ...options, ip: options.ip ?? "198.19.255.254" });
+  return { ...response, body: response.json };
 }
 
 function expectStatus(response, status, what) {

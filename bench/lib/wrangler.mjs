@@ -1,58 +1,26 @@
 // Runs wrangler for the bench: its own persist dir and env file, never the developer's .wrangler or .dev.vars.
 import { spawn, execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
-import { fileURLToPath } from "node:url";
+import { freePort, ROOT, signalGroup, TOOL_ENV } from "../../scripts/lib/local-worker.mjs";
 
 const run = promisify(execFile);
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { ROOT };
 export const WORK = `${ROOT}bench/.work`;
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
 // Run from bench/.work: wrangler keeps its scratch (.wrangler/) in the working directory, and the developer's stays untouched.
 const CONFIG = ["-c", `${ROOT}wrangler.toml`];
-// node_modules/.bin first: wrangler needs the repo's Node 22, whatever node started this script.
-const ENV = {
-  ...process.env,
-  PATH: `${ROOT}node_modules/.bin:${process.env.PATH}`,
-  CI: "1",
-  WRANGLER_SEND_METRICS: "false",
-  NO_COLOR: "1",
-  FORCE_COLOR: "0",
-};
-
 /** Runs a one-shot wrangler command in the repo and returns its stdout. */
 export async function wrangler(args, { maxBuffer = 64 * 1024 * 1024 } = {}) {
-  const { stdout } = await run(WRANGLER, [...args, ...CONFIG], { cwd: WORK, env: ENV, maxBuffer });
+  const { stdout } = await run(WRANGLER, [...args, ...CONFIG], { cwd: WORK, env: TOOL_ENV, maxBuffer });
   return stdout;
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set();
 
-/** Kills a dev server's whole process group (wrangler and its workerd children). */
-function killGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 /** Synchronous, so it also works from process.on("exit"). */
 export function killAllDevServers() {
-  for (const child of running) killGroup(child, "SIGKILL");
+  for (const child of running) signalGroup(child, "SIGKILL");
   running.clear();
 }
 
@@ -77,7 +45,7 @@ export async function startDevServer({ persistTo, envFile, vars, readyPath, time
   ];
   const started = performance.now();
   // detached: its own process group, so stop() reaches workerd too.
-  const child = spawn(WRANGLER, args, { cwd: WORK, env: ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(WRANGLER, args, { cwd: WORK, env: TOOL_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let output = "";
   const collect = (chunk) => {
@@ -95,10 +63,10 @@ export async function startDevServer({ persistTo, envFile, vars, readyPath, time
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (exited) return;
-    killGroup(child, "SIGTERM");
+    signalGroup(child, "SIGTERM");
     const deadline = Date.now() + 5_000;
     while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (!exited) killGroup(child, "SIGKILL");
+    if (!exited) signalGroup(child, "SIGKILL");
     running.delete(child);
   };
 

@@ -6,39 +6,16 @@
 //   npm run test:e2e -- --report out.json # also writes {numPassedTests, numFailedTests, success}
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, jsonRequest, signalGroup, TOOL_ENV } from "../../scripts/lib/local-worker.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const reportIndex = process.argv.indexOf("--report");
 const reportPath = reportIndex > 0 ? process.argv[reportIndex + 1] : undefined;
 const READY_TIMEOUT_MS = 120_000;
 const PASSWORD = "correct horse battery staple";
-
-// node_modules/.bin first: wrangler (and its `node` shebang) resolve to the repo's Node 22 even when
-// this script is started with another Node directly.
-const childEnv = {
-  ...process.env,
-  PATH: `${join(root, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
-  CI: "1",
-  WRANGLER_SEND_METRICS: "false",
-  NO_COLOR: "1",
-  FORCE_COLOR: "0",
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const results = [];
 let wrangler;
@@ -49,29 +26,16 @@ let stopping;
 async function stopWrangler() {
   if (!wrangler || wrangler.exitCode !== null || wrangler.signalCode !== null) return;
   stopping ??= new Promise((resolve) => {
-    const group = -wrangler.pid;
     const exited = new Promise((done) => wrangler.once("exit", done));
-    try {
-      process.kill(group, "SIGTERM");
-    } catch {
+    if (!signalGroup(wrangler, "SIGTERM")) {
       resolve();
       return;
     }
-    const force = setTimeout(() => {
-      try {
-        process.kill(group, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, 5_000);
+    const force = setTimeout(() => signalGroup(wrangler, "SIGKILL"), 5_000);
     exited.then(() => {
       clearTimeout(force);
       // workerd may outlive the npm/wrangler parents by a moment: make sure the group is empty.
-      try {
-        process.kill(group, "SIGKILL");
-      } catch {
-        // nothing left
-      }
+      signalGroup(wrangler, "SIGKILL");
       resolve();
     });
   });
@@ -79,13 +43,7 @@ async function stopWrangler() {
 }
 
 function killGroupNow() {
-  if (wrangler?.pid && !stopping) {
-    try {
-      process.kill(-wrangler.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  if (wrangler?.pid && !stopping) signalGroup(wrangler, "SIGKILL");
 }
 
 process.on("exit", killGroupNow);
@@ -121,14 +79,14 @@ async function main() {
   console.log(`e2e: applying migrations to ${stateDir}`);
   // `predev` migrates the default .wrangler/state; this run uses its own directory, migrated here.
   try {
-    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], { cwd: root, env: TOOL_ENV, stdio: ["ignore", "pipe", "pipe"] });
   } catch (error) {
     throw new Error(`migrations failed: ${error.message}\n${error.stdout ?? ""}${error.stderr ?? ""}`);
   }
 
   console.log(`e2e: starting npm run dev on ${base}`);
   const devArgs = ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
-  wrangler = spawn(process.platform === "win32" ? "npm.cmd" : "npm", devArgs, { cwd: root, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  wrangler = spawn(process.platform === "win32" ? "npm.cmd" : "npm", devArgs, { cwd: root, env: TOOL_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const collect = (chunk) => {
     wranglerLog = (wranglerLog + chunk.toString()).slice(-20_000);
   };
@@ -150,26 +108,8 @@ async function main() {
   console.log(`e2e: ready after ${((Date.now() - started) / 1000).toFixed(1)}s`);
 
   const randomIp = () => `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 254) + 1}`;
-  async function request(method, path, { body, token, ip = randomIp(), headers = {} } = {}) {
-    const response = await fetch(`${path.startsWith("http") ? "" : api}${path}`, {
-      method,
-      headers: {
-        "CF-Connecting-IP": ip,
-        ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await response.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, headers: response.headers, json, text };
-  }
+  const request = (method, path, { ip = randomIp(), ...options } = {}) =>
+    jsonRequest(path.startsWith("http") ? "" : api, method, path, { ip, ...options });
   const expectStatus = (response, status, what) => assert(response.status === status, `${what}: expected ${status}, got ${response.status} ${response.text.slice(0, 300)}`);
   function expectEnvelope(response, status, code) {
     expectStatus(response, status, code);

@@ -61,3 +61,6 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/** Tenant management routes: a verified caller who is an Owner or Admin of a tenant that still exists. */
+export const ownerOrAdmin = [authenticate, requireRole("Owner", "Admin")] as const;

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { INVITE_ROLES } from "../../db/schema";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { authenticate, requireRole } from "../../http/authenticate";
+import { ownerOrAdmin } from "../../http/authenticate";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
@@ -69,7 +69,6 @@ const InviteListQuery = pageQuerySchema(INVITE_SORT_FIELDS).extend({ Status: enu
 
 const InvitePageSchema = z.object({ total: z.number().int(), items: z.array(InviteSchema) }).openapi("InvitePage");
 
-const adminOnly = [authenticate, requireRole("Owner", "Admin")] as const;
 
 const inviteIdParams = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid", example: "0197a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" }),
@@ -84,7 +83,7 @@ const previewLimit = limitPerClient((c) => ({ name: "preview", limit: loadConfig
 const byInviteKeyShape: MiddlewareHandler<AppEnv> = async (c, next) => {
   const shape = inviteKeyShape(c.req.param("id") ?? "");
   if (shape === "id") {
-    const [authenticateCaller, requireAdmin] = adminOnly;
+    const [authenticateCaller, requireAdmin] = ownerOrAdmin;
     return authenticateCaller(c, () => requireAdmin(c, next) as Promise<void>);
   }
   if (shape === "token") return previewLimit(c, next);
@@ -121,7 +120,7 @@ const revokeInviteRoute = createRoute({
   summary: "Revoke an invite (idempotent)",
   description: "Only an Owner may revoke an Admin-role invite (403 ROLE_NOT_ASSIGNABLE). A used invite is 409 INVITE_NOT_REVOCABLE.",
   security: bearerSecurity,
-  middleware: [...adminOnly] as const,
+  middleware: [...ownerOrAdmin] as const,
   request: { params: inviteIdParams },
   responses: {
     204: { description: "Revoked (also when it already was)" },
@@ -140,7 +139,7 @@ const renewInviteRoute = createRoute({
     "email exists; 409 INVITE_AUTHORITY_LAPSED for an Admin invite whose creator is no longer an active Owner. " +
     "Only an Owner may renew an Admin-role invite (403 ROLE_NOT_ASSIGNABLE).",
   security: bearerSecurity,
-  middleware: [...adminOnly, requireJsonBody] as const,
+  middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: { params: inviteIdParams, body: jsonBody(RenewInviteSchema) },
   responses: {
     200: jsonContent(InviteSchema, "The renewed invite, with its new token"),
@@ -154,7 +153,7 @@ const createInviteRoute = createRoute({
   tags: ["Invites"],
   summary: "Create an invite",
   security: bearerSecurity,
-  middleware: [...adminOnly, requireJsonBody] as const,
+  middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: { body: jsonBody(CreateInviteSchema) },
   responses: {
     201: {
@@ -171,7 +170,7 @@ const listInvitesRoute = createRoute({
   tags: ["Invites"],
   summary: "List the tenant's invites",
   security: bearerSecurity,
-  middleware: [...adminOnly] as const,
+  middleware: [...ownerOrAdmin] as const,
   request: { query: InviteListQuery },
   responses: {
     200: jsonContent(InvitePageSchema, "A page of invites; `total` counts every match"),

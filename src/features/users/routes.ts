@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
-import { authenticate, requireRole } from "../../http/authenticate";
+import { authenticate, ownerOrAdmin, requireRole } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
@@ -29,7 +29,6 @@ const ChangeUserSchema = z
 const UserIdParams = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid" }) });
 
 const anyMember = [authenticate, requireRole(...ROLES)] as const;
-const adminOnly = [authenticate, requireRole("Owner", "Admin")] as const;
 
 const meRoute = createRoute({
   method: "get",
@@ -50,7 +49,7 @@ const listUsersRoute = createRoute({
   tags: ["Users"],
   summary: "List the tenant's users",
   security: bearerSecurity,
-  middleware: [...adminOnly] as const,
+  middleware: [...ownerOrAdmin] as const,
   request: { query: UserListQuery },
   responses: {
     200: jsonContent(UserPageSchema, "A page of users; `total` counts every match"),
@@ -64,7 +63,7 @@ const getUserRoute = createRoute({
   tags: ["Users"],
   summary: "One user of the caller's tenant",
   security: bearerSecurity,
-  middleware: [...adminOnly] as const,
+  middleware: [...ownerOrAdmin] as const,
   request: { params: UserIdParams },
   responses: {
     200: jsonContent(UserSchema, "The user"),
@@ -85,7 +84,7 @@ const changeUserRoute = createRoute({
     "to the user's very next request.",
   ].join(" "),
   security: bearerSecurity,
-  middleware: [...adminOnly, requireJsonBody] as const,
+  middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: {
     params: UserIdParams,
     body: jsonBody(ChangeUserSchema),

@@ -5,3 +5,9 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
   }
 }
+
+/** Vite raw imports: a file's text (used to assert on the deployed configuration). */
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}

@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import type { Env } from "../../src/env";
 import { envWith, headers, ORIGIN } from "../d1-spy";
+// The deployed configuration itself, as text (a Vite raw import, bundled into the test).
+import wranglerToml from "../../wrangler.toml?raw";
 import { call, createInvite, newTenant, PASSWORD, uniqueEmail } from "../helpers";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -159,6 +161,34 @@ describe("request log", () => {
       [415, "/api/v1/invites/:token/register"],
     ]);
     for (const line of lines) expect(line.raw).not.toContain("secretsecret");
+  });
+
+  it("no log line of a token route (preview, register, their 404/409/429) contains an invite token", async () => {
+    const owner = await newTenant("log-tokens");
+    const invite = await createInvite(owner.token, { email: uniqueEmail("bound") });
+    const ip = "10.77.0.1";
+    const log = vi.spyOn(console, "log");
+    const errors = vi.spyOn(console, "error");
+    const warnings = vi.spyOn(console, "warn");
+    const statuses: number[] = [];
+    const send = async (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) =>
+      statuses.push((await request(path, { ...init, headers: { "CF-Connecting-IP": ip, ...init.headers } })).status);
+    const registerBody = (email: string) => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email, password: PASSWORD }) });
+    await send(`/api/v1/invites/${invite.token}`);
+    await send(`/api/v1/invites/inv_${"Z".repeat(43)}`);
+    await send(`/api/v1/invites/${invite.token}/register`, registerBody(uniqueEmail("wrong")));
+    for (let i = 0; i < 10; i++) await send(`/api/v1/invites/inv_${"Y".repeat(43)}/register`, registerBody(uniqueEmail()));
+    expect(new Set(statuses)).toEqual(new Set([200, 404, 409, 429]));
+    const everything = [log, errors, warnings].flatMap((spy) => spy.mock.calls.map((args) => args.map(String).join(" "))).join("\n");
+    expect(requestLines(log).length).toBe(statuses.length);
+    expect(everything).not.toContain("inv_");
+    expect(everything).not.toContain(invite.token.slice(4));
+    expect(new Set(requestLines(log).map((line) => line.parsed.route))).toEqual(new Set(["/api/v1/invites/:id", "/api/v1/invites/:token/register"]));
+  });
+
+  it("Workers invocation logs (which record request URLs) are off in wrangler.toml", () => {
+    const section = /^\[observability\.logs\]\s*\n((?:(?!\[)[^\n]*\n?)*)/m.exec(wranglerToml)?.[1] ?? "";
+    expect(section).toMatch(/^invocation_logs\s*=\s*false\s*$/m);
   });
 
   it("a server error is logged on console.error, with the request id and without the raw path", async () => {

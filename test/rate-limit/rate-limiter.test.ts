@@ -1,4 +1,4 @@
-import { env, runInDurableObject, evictAllDurableObjects } from "cloudflare:test";
+import { env, evictAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { RateLimiter } from "../../src/rate-limit/rate-limiter";
@@ -23,7 +23,8 @@ describe("RateLimiter Durable Object (sliding window log)", () => {
 
   it("slides: each slot frees exactly one hour after it was used (time controlled)", async () => {
     const stub = stubFor(`unit:${crypto.randomUUID()}`);
-    const start = Date.parse("2026-01-01T00:00:00.000Z");
+    // In the future: the alarm this schedules must not be due (in real time) while the test runs.
+    const start = Date.now() + 30 * 24 * HOUR;
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(start);
     await runInDurableObject(stub, async (instance) => {
@@ -74,6 +75,84 @@ describe("RateLimiter Durable Object (sliding window log)", () => {
     const stub = stubFor(`unit:${crypto.randomUUID()}`);
     const decisions = await Promise.all(Array.from({ length: 30 }, () => stub.consume("register", 10, HOUR)));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+  });
+});
+
+describe("RateLimiter storage clean-up (alarm)", () => {
+  const MINUTE = 60_000;
+  const storedState = (stub: DurableObjectStub<RateLimiter>) =>
+    runInDurableObject(stub, async (_limiter, state) => ({
+      alarm: await state.storage.getAlarm(),
+      tables: state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' ORDER BY name")
+        .toArray()
+        .map((row) => row.name),
+      hits: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hits").one().n,
+    }));
+
+  it("deletes all of an object's storage once every window is empty, and the object works on afterwards", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const start = Date.now() + 60 * 24 * HOUR;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    await stub.consume("register", 10, HOUR);
+    await stub.consume("login-failures", 10, 5 * MINUTE);
+    let state = await storedState(stub);
+    expect(state.hits).toBe(2);
+    // Due when the longest window empties (rounded up to the next whole minute).
+    expect(state.alarm).toBeGreaterThanOrEqual(start + HOUR);
+    expect(state.alarm).toBeLessThan(start + HOUR + MINUTE);
+
+    // A new hit moves it: 30 minutes later, the register window now ends at start + 90 min.
+    vi.setSystemTime(start + 30 * MINUTE);
+    await stub.consume("register", 10, HOUR);
+    state = await storedState(stub);
+    expect(state.alarm).toBeGreaterThanOrEqual(start + 90 * MINUTE);
+
+    // Run early (at start + 60 min, as after an eviction lost the instance's view): the first hits are
+    // pruned, the newest is still in its window, so nothing is wiped and the alarm is set again.
+    vi.setSystemTime(start + HOUR);
+    await runInDurableObject(stub, (_limiter, state) => state.storage.setAlarm(start + HOUR));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    state = await storedState(stub);
+    expect(state.hits).toBe(1);
+    expect(state.alarm).toBeGreaterThanOrEqual(start + 90 * MINUTE);
+    expect((await stub.peek("register", 10, HOUR)).remaining).toBe(9);
+
+    vi.setSystemTime(start + 90 * MINUTE + MINUTE);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const wiped = await runInDurableObject(stub, async (_limiter, state) => ({
+      alarm: await state.storage.getAlarm(),
+      tables: state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    }));
+    expect(wiped).toEqual({ alarm: null, tables: [] });
+
+    // The same instance recreates its tables on the next call, and schedules a new clean-up.
+    expect(await stub.consume("register", 2, HOUR)).toMatchObject({ allowed: true, remaining: 1 });
+    expect(await stub.consume("register", 2, HOUR)).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await stub.consume("register", 2, HOUR)).allowed).toBe(false);
+    state = await storedState(stub);
+    expect(state).toMatchObject({ hits: 2, tables: ["hits", "windows"] });
+    expect(state.alarm).toBeGreaterThanOrEqual(start + 90 * MINUTE + MINUTE + HOUR);
+    await runInDurableObject(stub, (_limiter, state) => state.storage.deleteAlarm());
+  });
+
+  it("never wipes a window that is still open: a refused key stays refused until its window ends", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const start = Date.now() + 90 * 24 * HOUR;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    for (let i = 0; i < 3; i++) await stub.consume("register", 3, HOUR);
+    vi.setSystemTime(start + HOUR - 1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // early, as after an eviction
+    expect((await storedState(stub)).hits).toBe(3);
+    expect((await stub.consume("register", 3, HOUR)).allowed).toBe(false);
+    vi.setSystemTime(start + HOUR);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const tables = await runInDurableObject(stub, (_limiter, state) => state.storage.sql.exec("SELECT name FROM sqlite_master").toArray());
+    expect(tables).toEqual([]);
+    expect((await stub.consume("register", 3, HOUR)).allowed).toBe(true);
+    await runInDurableObject(stub, (_limiter, state) => state.storage.deleteAlarm());
   });
 });
 

@@ -6,6 +6,8 @@ export interface Env {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   JWT_PRIVATE_KEY?: string;
   INVITE_TOKEN_KEY?: string;
+  /** comma-separated retired INVITE_TOKEN_KEYs: still decrypt until the scheduled re-encryption has moved every row */
+  INVITE_TOKEN_PREVIOUS_KEYS?: string;
   PASSWORD_PEPPER?: string;
   /** JSON array of retired public JWKs still accepted for verification */
   JWT_PREVIOUS_PUBLIC_KEYS?: string;

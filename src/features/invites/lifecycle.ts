@@ -1,13 +1,13 @@
 import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
 import { database } from "../../db/client";
 import { invites, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
-import { requireSecret, type Env } from "../../env";
+import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import { UUID_PATTERN } from "../../lib/ids";
 import { DAY_MS, iso } from "../../lib/time";
-import { encryptToken, generateInviteToken, importTokenKey, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
-import { inviteStatus, toInviteView, type InviteStatus, type InviteView } from "./service";
+import { encryptToken, generateInviteToken, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
+import { inviteKeyring, inviteStatus, toInviteView, type CreatedInviteView, type InviteStatus, type InviteView } from "./service";
 
 /** `GET /invites/{x}` serves two resources: an id (UUID) is the admin view, a token (`inv_…`) the public preview. */
 export type InviteKeyShape = "id" | "token" | "unknown";
@@ -121,19 +121,19 @@ const authorityLapsed = () =>
  * an Admin invite a creator who is still an active Owner (a renewed invite would fail redemption
  * with INVITE_AUTHORITY_LAPSED anyway, so it is refused up front).
  */
-export async function renewInvite(env: Env, caller: Caller, id: string, validityDays: number): Promise<InviteView> {
+export async function renewInvite(env: Env, caller: Caller, id: string, validityDays: number): Promise<CreatedInviteView> {
   const invite = await requireTenantInvite(env, caller.tenantId, id);
   assertMayManage(caller.role, invite);
   assertRenewable(invite);
 
-  const key = await importTokenKey(requireSecret(env, "INVITE_TOKEN_KEY"));
+  const ring = await inviteKeyring(env);
   const token = generateInviteToken();
   const now = Date.now();
   const [renewed] = await database(env.DB)
     .update(invites)
     .set({
       tokenHash: await sha256Hex(token),
-      tokenCiphertext: await encryptToken(key, token),
+      tokenCiphertext: await encryptToken(ring, token, { inviteId: invite.id, tenantId: invite.tenantId }),
       expiresAt: now + validityDays * DAY_MS,
       updatedAt: now,
     })

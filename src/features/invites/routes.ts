@@ -19,7 +19,15 @@ export const InviteSchema = z
   .object({
     id: z.uuid(),
     tenantId: z.uuid(),
-    token: z.string().openapi({ example: "inv_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8" }),
+    token: z
+      .string()
+      .nullable()
+      .openapi({
+        example: "inv_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8",
+        description:
+          "The invite's secret token (compose the registration link from it). Always present in create and renew responses; " +
+          "null when the stored ciphertext can no longer be decrypted (encrypted under a key that was removed, or damaged): renew the invite for a new token.",
+      }),
     targetRole: z.enum(INVITE_ROLES),
     expiresAt: ISO,
     usedAt: ISO.nullable(),
@@ -31,6 +39,11 @@ export const InviteSchema = z
     updatedAt: ISO,
   })
   .openapi("Invite");
+
+/** Create and renew always return the token just minted. */
+const CreatedInviteSchema = InviteSchema.extend({
+  token: z.string().openapi({ example: "inv_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8", description: "The new secret token" }),
+}).openapi("CreatedInvite");
 
 const validityDaysSchema = z
   .number("validityDays must be an integer")
@@ -142,7 +155,7 @@ const renewInviteRoute = createRoute({
   middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: { params: inviteIdParams, body: jsonBody(RenewInviteSchema) },
   responses: {
-    200: jsonContent(InviteSchema, "The renewed invite, with its new token"),
+    200: jsonContent(CreatedInviteSchema, "The renewed invite, with its new token"),
     ...errorResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
@@ -157,7 +170,7 @@ const createInviteRoute = createRoute({
   request: { body: jsonBody(CreateInviteSchema) },
   responses: {
     201: {
-      ...jsonContent(InviteSchema, "Invite created; `token` composes the registration link"),
+      ...jsonContent(CreatedInviteSchema, "Invite created; `token` composes the registration link"),
       headers: { Location: { schema: { type: "string" }, description: "/api/v1/invites/{id}" } },
     },
     ...errorResponses(400, 401, 403, 404, 409, 413, 415),

@@ -1,14 +1,25 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { database, uniqueViolation } from "../../db/client";
 import { invites, tenants, users, type InviteRole, type InviteRow, type Role } from "../../db/schema";
-import { requireSecret, type Env } from "../../env";
+import { ConfigError, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import type { Page, SortDirection } from "../../http/pagination";
 import { newId } from "../../lib/ids";
 import { DAY_MS, iso, isoOrNull } from "../../lib/time";
 import { hashPassword } from "../../security/passwords";
-import { decryptToken, encryptToken, generateInviteToken, importTokenKey, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
+import {
+  ciphertextPrefix,
+  decryptToken,
+  encryptToken,
+  generateInviteToken,
+  INVITE_TOKEN_PATTERN,
+  isLegacyCiphertext,
+  loadTokenKeyring,
+  sha256Hex,
+  TokenDecryptionError,
+  type TokenKeyring,
+} from "../../security/tokens";
 
 export const INVITE_STATUSES = ["Pending", "Used", "Expired", "Revoked"] as const;
 export type InviteStatus = (typeof INVITE_STATUSES)[number];
@@ -18,7 +29,8 @@ export type InviteSortField = (typeof INVITE_SORT_FIELDS)[number];
 export interface InviteView {
   id: string;
   tenantId: string;
-  token: string;
+  /** null when the stored ciphertext cannot be opened (a retired key, a damaged or moved row) */
+  token: string | null;
   targetRole: InviteRole;
   expiresAt: string;
   usedAt: string | null;
@@ -29,6 +41,9 @@ export interface InviteView {
   revokedAt: string | null;
   updatedAt: string;
 }
+
+/** What create and renew return: the token just minted, never null. */
+export type CreatedInviteView = InviteView & { token: string };
 
 export interface RegisteredUser {
   id: string;
@@ -64,12 +79,49 @@ function statusCondition(status: InviteStatus, now: number): SQL {
   }
 }
 
+/** INVITE_TOKEN_KEY and INVITE_TOKEN_PREVIOUS_KEYS, imported once per isolate. */
+export async function inviteKeyring(env: Env): Promise<TokenKeyring> {
+  const current = requireSecret(env, "INVITE_TOKEN_KEY");
+  try {
+    return await loadTokenKeyring(current, env.INVITE_TOKEN_PREVIOUS_KEYS);
+  } catch (error) {
+    // A malformed key is an operator error: the 500 names the setting (never the value).
+    throw new ConfigError(`Secret ${error instanceof Error ? error.message : String(error)} (see README, "Configuration")`);
+  }
+}
+
+/**
+ * The invite's token, or null if its ciphertext does not open: one bad row must never fail a page.
+ * A legacy ciphertext carries no row binding, so its plaintext must also match the row's token hash.
+ */
+async function openInviteToken(ring: TokenKeyring, invite: InviteRow): Promise<string | null> {
+  try {
+    const token = await decryptToken(ring, invite.tokenCiphertext, { inviteId: invite.id, tenantId: invite.tenantId });
+    if (isLegacyCiphertext(invite.tokenCiphertext) && (await sha256Hex(token)) !== invite.tokenHash) {
+      throw new TokenDecryptionError("A legacy ciphertext from another row", "legacy");
+    }
+    return token;
+  } catch (error) {
+    // Never the ciphertext itself: the id is enough to find the row.
+    console.warn(
+      JSON.stringify({
+        msg: "invite token undecryptable",
+        inviteId: invite.id,
+        tenantId: invite.tenantId,
+        kid: error instanceof TokenDecryptionError ? error.kid : "unknown",
+        reason: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    return null;
+  }
+}
+
 export async function toInviteView(env: Env, invite: InviteRow, now = Date.now()): Promise<InviteView> {
-  const key = await importTokenKey(requireSecret(env, "INVITE_TOKEN_KEY"));
+  const ring = await inviteKeyring(env);
   return {
     id: invite.id,
     tenantId: invite.tenantId,
-    token: await decryptToken(key, invite.tokenCiphertext),
+    token: await openInviteToken(ring, invite),
     targetRole: invite.targetRole,
     expiresAt: iso(invite.expiresAt),
     usedAt: isoOrNull(invite.usedAt),
@@ -95,16 +147,17 @@ export interface NewInvite {
   email?: string | undefined;
 }
 
-export async function createInvite(env: Env, caller: Caller, input: NewInvite): Promise<InviteView> {
+export async function createInvite(env: Env, caller: Caller, input: NewInvite): Promise<CreatedInviteView> {
   assertMayAssign(caller.role, input.role);
-  const key = await importTokenKey(requireSecret(env, "INVITE_TOKEN_KEY"));
+  const ring = await inviteKeyring(env);
   const token = generateInviteToken();
   const now = Date.now();
+  const id = newId();
   const row: InviteRow = {
-    id: newId(),
+    id,
     tenantId: caller.tenantId,
     tokenHash: await sha256Hex(token),
-    tokenCiphertext: await encryptToken(key, token),
+    tokenCiphertext: await encryptToken(ring, token, { inviteId: id, tenantId: caller.tenantId }),
     targetRole: input.role,
     email: input.email ?? null,
     createdBy: caller.userId,
@@ -297,4 +350,67 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
     createdAt: iso(now),
     updatedAt: iso(now),
   };
+}
+
+export interface ReencryptOptions {
+  /** rows read per statement */
+  batchSize?: number;
+  /** statements per run; whatever is left waits for the next run */
+  maxBatches?: number;
+}
+
+export interface ReencryptResult {
+  /** rows moved to the current key (with their row binding) */
+  reencrypted: number;
+  /** rows no configured key opens; they show `token: null` and are left as they are */
+  undecryptable: number;
+  /** false when maxBatches ran out before the table did */
+  complete: boolean;
+}
+
+/**
+ * Moves invite-token ciphertexts written under a previous key, or in the legacy format (no key id,
+ * no row binding), to the current key. SQL cannot do this (the key is a secret), so the scheduled
+ * handler runs it in bounded batches: keyset pages by id over the rows not yet under the current
+ * key, each row rewritten only if its ciphertext is still the one read (a renewal meanwhile wins).
+ */
+export async function reencryptInviteTokens(env: Env, options: ReencryptOptions = {}): Promise<ReencryptResult> {
+  const batchSize = options.batchSize ?? 200;
+  const maxBatches = options.maxBatches ?? 25;
+  const ring = await inviteKeyring(env);
+  // Only rows some key of the ring can open: legacy ones (no '.') and those under a previous key id.
+  // Rows under a key no longer configured are skipped, so they never use up a run's budget.
+  const previousPrefixes = JSON.stringify(ring.keys.filter((key) => key !== ring.current).map(ciphertextPrefix));
+  const select = env.DB.prepare(
+    `SELECT id, tenant_id, token_hash, token_ciphertext FROM invites
+     WHERE id > ?1 AND (instr(token_ciphertext, '.') = 0 OR substr(token_ciphertext, 1, 12) IN (SELECT value FROM json_each(?2)))
+     ORDER BY id LIMIT ?3`,
+  );
+  const update = env.DB.prepare("UPDATE invites SET token_ciphertext = ?1 WHERE id = ?2 AND token_ciphertext = ?3");
+  let cursor = "";
+  let reencrypted = 0;
+  let undecryptable = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const { results } = await select
+      .bind(cursor, previousPrefixes, batchSize)
+      .all<{ id: string; tenant_id: string; token_hash: string; token_ciphertext: string }>();
+    const writes: D1PreparedStatement[] = [];
+    for (const row of results) {
+      const invite = { id: row.id, tenantId: row.tenant_id, tokenHash: row.token_hash, tokenCiphertext: row.token_ciphertext } as InviteRow;
+      const token = await openInviteToken(ring, invite);
+      if (token === null) {
+        undecryptable++;
+        continue;
+      }
+      const sealed = await encryptToken(ring, token, { inviteId: row.id, tenantId: row.tenant_id });
+      writes.push(update.bind(sealed, row.id, row.token_ciphertext));
+    }
+    if (writes.length > 0) {
+      const outcomes = await env.DB.batch(writes);
+      reencrypted += outcomes.filter((outcome) => outcome.meta.changes > 0).length;
+    }
+    if (results.length < batchSize) return { reencrypted, undecryptable, complete: true };
+    cursor = results[results.length - 1]!.id;
+  }
+  return { reencrypted, undecryptable, complete: false };
 }

@@ -1,5 +1,6 @@
 import type { Env } from "../../env";
 import { DAY_MS } from "../../lib/time";
+import { reencryptInviteTokens, type ReencryptResult } from "../invites/service";
 
 /** An invite is kept this long after its expiry, so an admin can still see it, and renew it, for a while. */
 export const INVITE_RETENTION_MS = 30 * DAY_MS;
@@ -52,4 +53,17 @@ export async function purgeExpired(env: Env, now = Date.now(), options: PurgeOpt
   const invites = await deleteInBatches(env.DB, "invites", now - INVITE_RETENTION_MS, batchSize, maxBatches);
   const refreshTokens = await deleteInBatches(env.DB, "refresh_tokens", now, batchSize, maxBatches);
   return { invites: invites.deleted, refreshTokens: refreshTokens.deleted, complete: invites.complete && refreshTokens.complete };
+}
+
+export interface MaintenanceResult {
+  purge: PurgeResult;
+  /** invite-token ciphertexts moved to the current INVITE_TOKEN_KEY (see README, "Rotating INVITE_TOKEN_KEY") */
+  inviteTokens: ReencryptResult;
+}
+
+/** Everything the cron trigger runs: the purge, then the re-encryption of invite tokens not yet under the current key. */
+export async function runMaintenance(env: Env, now = Date.now()): Promise<MaintenanceResult> {
+  const purge = await purgeExpired(env, now);
+  const inviteTokens = await reencryptInviteTokens(env);
+  return { purge, inviteTokens };
 }

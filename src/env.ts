@@ -17,6 +17,11 @@ export interface Env {
   TENANT_SIGNUP_LIMIT_PER_HOUR?: string;
   LOGIN_FAILURES_PER_5_MIN?: string;
   PREVIEW_LIMIT_PER_HOUR?: string;
+  LOGIN_FAILURES_PER_HOUR_PER_EMAIL?: string;
+  LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL?: string;
+  LOGIN_SUCCESSES_PER_HOUR_PER_IP?: string;
+  REFRESH_LIMIT_PER_HOUR?: string;
+  INVITE_CREATE_LIMIT_PER_HOUR?: string;
   /** comma-separated shared secrets of backend-for-frontend proxies allowed to forward X-Client-IP */
   TRUSTED_PROXY_SECRETS?: string;
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
@@ -32,6 +37,14 @@ export interface Limits {
   loginFailuresPer5Min: number;
   previewPerHour: number;
   trustedProxyPerHour: number;
+  /** all failed logins for one email, from every network: the ceiling on distributed guessing */
+  loginFailuresPerHourPerEmail: number;
+  loginSuccessesPerHourPerEmail: number;
+  loginSuccessesPerHourPerIp: number;
+  /** refreshes per refresh-token family (one signed-in session) */
+  refreshesPerHour: number;
+  /** invites created per tenant */
+  inviteCreatesPerHour: number;
 }
 
 export interface Config {
@@ -99,6 +112,11 @@ export function loadConfig(env: Env): Config {
         loginFailuresPer5Min: positiveInt(env, "LOGIN_FAILURES_PER_5_MIN", 10),
         previewPerHour: positiveInt(env, "PREVIEW_LIMIT_PER_HOUR", 60),
         trustedProxyPerHour: positiveInt(env, "TRUSTED_PROXY_LIMIT_PER_HOUR", 1000),
+        loginFailuresPerHourPerEmail: positiveInt(env, "LOGIN_FAILURES_PER_HOUR_PER_EMAIL", 100),
+        loginSuccessesPerHourPerEmail: positiveInt(env, "LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL", 20),
+        loginSuccessesPerHourPerIp: positiveInt(env, "LOGIN_SUCCESSES_PER_HOUR_PER_IP", 100),
+        refreshesPerHour: positiveInt(env, "REFRESH_LIMIT_PER_HOUR", 20),
+        inviteCreatesPerHour: positiveInt(env, "INVITE_CREATE_LIMIT_PER_HOUR", 200),
       },
       trustedProxySecrets: secretList(env, "TRUSTED_PROXY_SECRETS"),
       corsOrigins: originList(env, "CORS_ORIGINS"),

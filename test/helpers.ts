@@ -1,5 +1,6 @@
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
+import { app } from "../src/app";
 
 export const BASE = "https://edge-invites.test";
 export const PASSWORD = "correct horse battery staple";
@@ -20,6 +21,11 @@ export interface CallOptions {
   token?: string;
   ip?: string;
   headers?: Record<string, string>;
+  /**
+   * Config vars that override wrangler.toml's for this request (e.g. a tight limit). The request then
+   * goes to the app in the test's own worker with that env, against the same D1 and Durable Objects.
+   */
+  vars?: Record<string, string>;
 }
 
 export interface ApiResponse<T = any> {
@@ -38,7 +44,9 @@ export async function call<T = any>(method: string, path: string, options: CallO
     body = JSON.stringify(options.body);
     if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
   }
-  const response = await SELF.fetch(`${BASE}${path}`, { method, headers, body });
+  const response = options.vars
+    ? await app.request(`${BASE}${path}`, { method, headers, body }, { ...env, ...options.vars })
+    : await SELF.fetch(`${BASE}${path}`, { method, headers, body });
   const text = await response.text();
   let parsed: unknown = undefined;
   try {

@@ -2,35 +2,79 @@ import type { Context, MiddlewareHandler } from "hono";
 import { loadConfig } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { ApiError } from "../http/errors";
-import type { RateLimitDecision } from "./rate-limiter";
+import type { LimitRule, RateLimitDecision, TakenEntry, TakeResult } from "./rate-limiter";
 import { resolveClient as resolveClientFromHeaders, type ResolvedClient } from "./client-key";
 
 export interface RateLimitPolicy {
+  /** the public name (RateLimit headers, 429 details) */
   name: string;
   limit: number;
   windowMs: number;
+  /**
+   * The window's name inside the key's object, when one object keeps several windows of this policy
+   * (`${name}@${bucket}`, e.g. one per client network in an email's object). Windows of one policy
+   * are pruned together, so buckets no caller returns to do not pile up.
+   */
+  bucket?: string;
 }
 
 export const HOUR_MS = 60 * 60 * 1000;
 export const FIVE_MINUTES_MS = 5 * 60 * 1000;
+
+/** Budgets spent in one Durable Object call: every policy of one key. */
+export interface KeyBudget {
+  key: string;
+  policies: RateLimitPolicy[];
+}
+
+/** A policy a request spent, with the decision that admitted it (for the RateLimit headers). */
+export type SpentPolicy = [RateLimitPolicy, RateLimitDecision];
+
+/** What one spend() recorded: per key, the entries to give back if the request turns out not to count. */
+export interface Spent {
+  policies: SpentPolicy[];
+  entries: Array<{ key: string; entries: TakenEntry[] }>;
+}
+
+const ruleOf = (policy: RateLimitPolicy): LimitRule => ({
+  policy: policy.bucket === undefined ? policy.name : `${policy.name}@${policy.bucket}`,
+  limit: policy.limit,
+  windowMs: policy.windowMs,
+  ...(policy.bucket === undefined ? {} : { family: policy.name }),
+});
 
 function limiterFor(c: Context<AppEnv>, key: string) {
   const namespace = c.env.RATE_LIMITER;
   return namespace.get(namespace.idFromName(key));
 }
 
-async function ask(c: Context<AppEnv>, key: string, policy: RateLimitPolicy, mode: "consume" | "peek"): Promise<RateLimitDecision> {
+function unavailable(what: string, cause: unknown): ApiError {
+  // Fail closed: an unreachable limiter must not turn into unlimited attempts.
+  console.error(JSON.stringify({ msg: "rate limiter unreachable", key: what, error: String(cause) }));
+  return new ApiError(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry shortly", {}, { "Retry-After": "5" });
+}
+
+/** One Durable Object call: all of `policies` on `key`, all or nothing, giving back `giveBack` if admitted. */
+export async function take(c: Context<AppEnv>, key: string, policies: RateLimitPolicy[], giveBack: TakenEntry[] = []): Promise<TakeResult> {
   try {
-    const stub = limiterFor(c, key);
-    return mode === "consume"
-      ? await stub.consume(policy.name, policy.limit, policy.windowMs)
-      : await stub.peek(policy.name, policy.limit, policy.windowMs);
+    return await limiterFor(c, key).take(policies.map(ruleOf), giveBack);
   } catch (cause) {
-    // Fail closed: an unreachable limiter must not turn into unlimited attempts.
-    console.error(JSON.stringify({ msg: "rate limiter unreachable", policy: policy.name, error: String(cause) }));
-    throw new ApiError(503, "SERVICE_UNAVAILABLE", "The service is temporarily unavailable, retry shortly", {}, { "Retry-After": "5" });
+    throw unavailable(policies.map((p) => p.name).join(","), cause);
   }
 }
+
+/** Takes back entries recorded earlier; a failure leaves them counted until they leave the window (closed, never open). */
+export async function giveBack(c: Context<AppEnv>, key: string, entries: TakenEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  try {
+    await limiterFor(c, key).take([], entries);
+  } catch (cause) {
+    console.error(JSON.stringify({ msg: "rate limiter release failed", policies: entries.map((e) => e.policy), error: String(cause) }));
+  }
+}
+
+export const entriesOf = (policies: RateLimitPolicy[], result: TakeResult): TakenEntry[] =>
+  result.allowed ? policies.map((policy, i) => ({ policy: ruleOf(policy).policy, at: result.decisions[i]!.recordedAt! })) : [];
 
 export function rateLimitHeaders(policy: RateLimitPolicy, decision: RateLimitDecision): Record<string, string> {
   const headers: Record<string, string> = {
@@ -39,6 +83,13 @@ export function rateLimitHeaders(policy: RateLimitPolicy, decision: RateLimitDec
   };
   if (!decision.allowed) headers["Retry-After"] = String(decision.resetSeconds);
   return headers;
+}
+
+/** RateLimit-Policy and RateLimit are lists: one member per policy the request spent. */
+export function rateLimitHeaderList(spent: SpentPolicy[]): Record<string, string> {
+  if (spent.length === 0) return {};
+  const headers = spent.map(([policy, decision]) => rateLimitHeaders(policy, decision));
+  return Object.fromEntries(["RateLimit-Policy", "RateLimit"].map((name) => [name, headers.map((h) => h[name]).join(", ")]));
 }
 
 export function rateLimited(policy: RateLimitPolicy, decision: RateLimitDecision): ApiError {
@@ -51,50 +102,39 @@ export function rateLimited(policy: RateLimitPolicy, decision: RateLimitDecision
   );
 }
 
-export async function consume(c: Context<AppEnv>, key: string, policy: RateLimitPolicy): Promise<RateLimitDecision> {
-  const decision = await ask(c, key, policy, "consume");
-  if (!decision.allowed) throw rateLimited(policy, decision);
-  return decision;
-}
-
-export const peek = (c: Context<AppEnv>, key: string, policy: RateLimitPolicy) => ask(c, key, policy, "peek");
-
-/** An attempt counted up front; `release()` takes it back if the attempt turns out not to count. */
-export interface Reservation {
-  release(): Promise<void>;
+/** The 429 for a refused take(): the first policy that had no room. */
+export function refusal(policies: RateLimitPolicy[], result: TakeResult): ApiError {
+  const index = result.decisions.findIndex((decision) => !decision.allowed);
+  return rateLimited(policies[index]!, result.decisions[index]!);
 }
 
 /**
- * Counts one attempt in every budget before the work it limits (a password check, say), refusing
- * with 429 if any budget is full. Counting first is what keeps a limit exact under concurrency: a
- * check-then-record sequence lets a burst of simultaneous attempts all pass the check.
+ * Spends one slot of every budget, key by key in order (one object call per key), refusing with 429
+ * at the first full one and giving back what earlier keys recorded. Counting before the work it
+ * limits is what keeps a limit exact under concurrency: a check-then-record sequence lets a burst
+ * of simultaneous requests all pass the check. The order matters: a request refused by an earlier
+ * key never reaches (or holds a slot of) a later one.
  */
-export async function reserve(c: Context<AppEnv>, budgets: Budget[]): Promise<Reservation> {
-  const taken: Array<{ key: string; policy: RateLimitPolicy; recordedAt: number }> = [];
-  const release = async () => {
-    await Promise.all(
-      taken.map(async ({ key, policy, recordedAt }) => {
-        try {
-          await limiterFor(c, key).release(policy.name, recordedAt);
-        } catch (cause) {
-          // The slot simply stays counted until it leaves the window: fail closed, never open.
-          console.error(JSON.stringify({ msg: "rate limiter release failed", policy: policy.name, error: String(cause) }));
-        }
-      }),
-    );
-  };
-  try {
-    for (const { key, policy } of budgets) {
-      const decision = await consume(c, key, policy);
-      if (decision.recordedAt !== null) taken.push({ key, policy, recordedAt: decision.recordedAt });
+export async function spend(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<Spent> {
+  const spent: Spent = { policies: [], entries: [] };
+  for (const { key, policies } of budgets) {
+    const result = await take(c, key, policies);
+    if (!result.allowed) {
+      await Promise.all(spent.entries.map((taken) => giveBack(c, taken.key, taken.entries)));
+      throw refusal(policies, result);
     }
-  } catch (error) {
-    await release();
-    throw error;
+    policies.forEach((policy, i) => spent.policies.push([policy, result.decisions[i]!]));
+    spent.entries.push({ key, entries: entriesOf(policies, result) });
   }
-  return { release };
+  return spent;
 }
 
+/** Spends `budgets` and sets the RateLimit headers of the response being built. */
+export async function limit(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<Spent> {
+  const spent = await spend(c, budgets);
+  for (const [name, value] of Object.entries(rateLimitHeaderList(spent.policies))) c.header(name, value);
+  return spent;
+}
 
 const resolvedClients = new WeakMap<Request, Promise<ResolvedClient>>();
 
@@ -108,11 +148,6 @@ export function resolveClient(c: Context<AppEnv>): Promise<ResolvedClient> {
   return resolved;
 }
 
-export interface Budget {
-  key: string;
-  policy: RateLimitPolicy;
-}
-
 const trustedProxyPolicy = (c: Context<AppEnv>): RateLimitPolicy => ({
   name: "trusted-proxy",
   limit: loadConfig(c.env).limits.trustedProxyPerHour,
@@ -120,25 +155,22 @@ const trustedProxyPolicy = (c: Context<AppEnv>): RateLimitPolicy => ({
 });
 
 /**
- * The budgets one counted event under a per-client `policy` spends: the client's own, and, when a
+ * The budgets one counted event under per-client `policies` spends: the client's own, and, when a
  * trusted proxy forwarded the end user's IP, the proxy connection's shared ceiling (so a leaked
  * proxy secret cannot buy unlimited attempts by inventing IPs). The ceiling comes first: a proxy
  * over its ceiling is refused before an end user's budget is spent on the request.
  */
-export async function clientBudgets(c: Context<AppEnv>, policy: RateLimitPolicy): Promise<Budget[]> {
+export async function clientBudgets(c: Context<AppEnv>, ...policies: RateLimitPolicy[]): Promise<KeyBudget[]> {
   const client = await resolveClient(c);
-  const own = { key: client.key, policy };
-  return client.viaProxy ? [{ key: client.connectionKey, policy: trustedProxyPolicy(c) }, own] : [own];
+  const own = { key: client.key, policies };
+  return client.viaProxy ? [{ key: client.connectionKey, policies: [trustedProxyPolicy(c)] }, own] : [own];
 }
 
 /** Counts every request to the route against the client's budgets, whatever its outcome. */
 export function limitPerClient(policyOf: (c: Context<AppEnv>) => RateLimitPolicy): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const spent: Array<[RateLimitPolicy, RateLimitDecision]> = [];
-    for (const { key, policy } of await clientBudgets(c, policyOf(c))) spent.push([policy, await consume(c, key, policy)]);
+    const spent = await spend(c, await clientBudgets(c, policyOf(c)));
     await next();
-    // RateLimit-Policy and RateLimit are lists: one member per budget this request spent.
-    const headers = spent.map(([policy, decision]) => rateLimitHeaders(policy, decision));
-    for (const name of ["RateLimit-Policy", "RateLimit"]) c.res.headers.set(name, headers.map((h) => h[name]).join(", "));
+    for (const [name, value] of Object.entries(rateLimitHeaderList(spent.policies))) c.res.headers.set(name, value);
   };
 }

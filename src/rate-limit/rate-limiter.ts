@@ -16,6 +16,31 @@ const LEGACY_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Alarms are set to the next whole minute: one alarm write per object per minute, not one per hit. */
 const ALARM_GRANULARITY_MS = 60_000;
 
+/** One policy checked by take(): `policy` names its window inside the object. */
+export interface LimitRule {
+  policy: string;
+  limit: number;
+  windowMs: number;
+  /**
+   * Set when `policy` is one of several windows named `${family}@…` (one per client network, say):
+   * every window of the family is pruned, so those no caller comes back to do not pile up.
+   */
+  family?: string;
+}
+
+/** An entry take() recorded, so a later call can give it back. */
+export interface TakenEntry {
+  policy: string;
+  at: number;
+}
+
+export interface TakeResult {
+  /** true when every rule had room: one entry was recorded in each, and `giveBack` was returned */
+  allowed: boolean;
+  /** one per rule, in order */
+  decisions: RateLimitDecision[];
+}
+
 /**
  * One instance per client key (an IP, an IPv6 /64, a normalized email). Each policy keeps a
  * sliding-window log in the object's SQLite storage: at most `limit` timestamps per policy,
@@ -51,12 +76,14 @@ export class RateLimiter extends DurableObject<Env> {
 
   /** Counts this request if it fits in the window; refused requests are not logged. */
   consume(policy: string, limit: number, windowMs: number): RateLimitDecision {
-    return this.decide(policy, limit, windowMs, true);
+    return this.take([{ policy, limit, windowMs }]).decisions[0]!;
   }
 
   /** Reports whether another request would fit, without counting one. */
   peek(policy: string, limit: number, windowMs: number): RateLimitDecision {
-    return this.decide(policy, limit, windowMs, false);
+    this.ensureSchema();
+    const now = Date.now();
+    return decision({ policy, limit, windowMs }, this.count(policy, windowMs, now), false, now);
   }
 
   /**
@@ -91,6 +118,9 @@ export class RateLimiter extends DurableObject<Env> {
       this.alarmAt = 0;
       return;
     }
+    // Windows no live hit refers to (per-network buckets nobody came back to, say) are forgotten too.
+    this.sql.exec("DELETE FROM windows WHERE policy NOT IN (SELECT policy FROM hits)");
+    this.knownWindows.clear();
     this.scheduleAlarm(latest);
   }
 
@@ -113,26 +143,49 @@ export class RateLimiter extends DurableObject<Env> {
     this.knownWindows.set(policy, windowMs);
   }
 
-  private decide(policy: string, limit: number, windowMs: number, record: boolean): RateLimitDecision {
+  /**
+   * Several policies of this key in one call, all or nothing: if every rule has room, one entry is
+   * recorded in each and the `giveBack` entries (taken by an earlier call) are deleted; if any rule
+   * is full, nothing changes. One call serves every window a request spends on this key, e.g. the
+   * email object's (email, network) failures, its all-networks ceiling and its successes.
+   */
+  take(rules: LimitRule[], giveBack: TakenEntry[] = []): TakeResult {
     this.ensureSchema();
     const now = Date.now();
-    const windowStart = now - windowMs;
-    this.sql.exec("DELETE FROM hits WHERE policy = ? AND at <= ?", policy, windowStart);
-    // After pruning, the index range holds at most `limit` rows: this never scans more than it keeps.
-    const row = this.sql
+    const counted = rules.map((rule) => {
+      // "@" sorts just below "A": [family@, familyA) is exactly the family's windows, an index range.
+      if (rule.family !== undefined) this.sql.exec("DELETE FROM hits WHERE policy >= ? AND policy < ? AND at <= ?", `${rule.family}@`, `${rule.family}A`, now - rule.windowMs);
+      return this.count(rule.policy, rule.windowMs, now);
+    });
+    const allowed = counted.every((row, i) => row.count < rules[i]!.limit);
+    if (allowed) {
+      for (const rule of rules) {
+        this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", rule.policy, now);
+        this.rememberWindow(rule.policy, rule.windowMs);
+        this.scheduleAlarm(now + rule.windowMs);
+      }
+      for (const entry of giveBack) this.release(entry.policy, entry.at);
+    }
+    return { allowed, decisions: rules.map((rule, i) => decision(rule, counted[i]!, allowed, now)) };
+  }
+
+  /** Prunes `policy`'s expired entries and counts the rest: after pruning the index range holds at most `limit` rows, so this never scans more than it keeps. */
+  private count(policy: string, windowMs: number, now: number): { count: number; oldest: number | null } {
+    this.sql.exec("DELETE FROM hits WHERE policy = ? AND at <= ?", policy, now - windowMs);
+    return this.sql
       .exec<{ count: number; oldest: number | null }>("SELECT COUNT(*) AS count, MIN(at) AS oldest FROM hits WHERE policy = ?", policy)
       .one();
-    const counted = row.count;
-    const allowed = counted < limit;
-    let oldest = row.oldest;
-    if (allowed && record) {
-      this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", policy, now);
-      this.rememberWindow(policy, windowMs);
-      this.scheduleAlarm(now + windowMs);
-      oldest ??= now;
-    }
-    const used = counted + (allowed && record ? 1 : 0);
-    const resetSeconds = oldest === null ? 0 : Math.max(1, Math.ceil((oldest + windowMs - now) / 1000));
-    return { allowed, limit, remaining: Math.max(0, limit - used), resetSeconds, recordedAt: allowed && record ? now : null };
   }
+}
+
+/** `row` is the window before this call; `recorded` says whether this call added an entry to it. */
+function decision(rule: LimitRule, row: { count: number; oldest: number | null }, recorded: boolean, now: number): RateLimitDecision {
+  const oldest = row.oldest ?? (recorded ? now : null);
+  return {
+    allowed: row.count < rule.limit,
+    limit: rule.limit,
+    remaining: Math.max(0, rule.limit - row.count - (recorded ? 1 : 0)),
+    resetSeconds: oldest === null ? 0 : Math.max(1, Math.ceil((oldest + rule.windowMs - now) / 1000)),
+    recordedAt: recorded ? now : null,
+  };
 }

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { apiRoutes } from "./surface";
-import { call, createInvite, expectError, newTenant, PASSWORD, randomIp, unique, uniqueEmail, type ApiResponse } from "../helpers";
+import { call, createInvite, expectError, newMember, newTenant, PASSWORD, randomIp, register, unique, uniqueEmail, type ApiResponse } from "../helpers";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -15,6 +15,23 @@ const REGISTER_LIMIT = Number(env.REGISTER_LIMIT_PER_HOUR);
 const SIGNUP_LIMIT = Number(env.TENANT_SIGNUP_LIMIT_PER_HOUR);
 const LOGIN_FAILURE_LIMIT = Number(env.LOGIN_FAILURES_PER_5_MIN);
 const PREVIEW_LIMIT = Number(env.PREVIEW_LIMIT_PER_HOUR);
+const LOGIN_SUCCESS_PER_EMAIL = Number(env.LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL);
+const REFRESH_LIMIT = Number(env.REFRESH_LIMIT_PER_HOUR);
+const INVITE_CREATE_LIMIT = Number(env.INVITE_CREATE_LIMIT_PER_HOUR);
+
+const inviteCount = async (tenantId: string) =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM invites WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
+
+const login = (email: string, password: string, ip: string) => call("POST", "/api/v1/auth/login", { ip, body: { email, password } });
+
+/** A member registered through an invite who has never signed in (so no success is counted yet). */
+async function accountNeverSignedIn(ownerToken: string) {
+  const invite = await createInvite(ownerToken);
+  const email = uniqueEmail("member");
+  const registered = await register(invite.token, email);
+  expect(registered.status, registered.text).toBe(201);
+  return { id: registered.body.id as string, email };
+}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -117,12 +134,82 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     expectRefused(responses, "login-failures", LOGIN_FAILURE_LIMIT);
   });
 
-  it(`login: ${BURST} concurrent wrong passwords for one email from ${BURST} IPs → exactly ${LOGIN_FAILURE_LIMIT} checked`, async () => {
+  it(`login: ${BURST} concurrent wrong passwords for one email from ${BURST} addresses of one /24 → exactly ${LOGIN_FAILURE_LIMIT} checked`, async () => {
     const owner = await newTenant("limiter");
+    const net = randomIp().split(".").slice(0, 3).join(".");
     const responses = await Promise.all(
-      Array.from({ length: BURST }, (_, i) => call("POST", "/api/v1/auth/login", { body: { email: owner.email, password: `guess ${i}` } })),
+      Array.from({ length: BURST }, (_, i) => login(owner.email, `guess ${i}`, `${net}.${i + 1}`)),
     );
     expect(tally(responses)).toEqual({ "401 INVALID_CREDENTIALS": LOGIN_FAILURE_LIMIT, "429 RATE_LIMITED": BURST - LOGIN_FAILURE_LIMIT });
+    expectRefused(responses, "login-failures-email", LOGIN_FAILURE_LIMIT);
+  });
+
+  it(`login lockout cannot be aimed: ${BURST} concurrent wrong passwords for one email from ${BURST} networks are each that network's own; the owner signs in from another`, async () => {
+    const owner = await newTenant("limiter");
+    const attackers = Array.from({ length: BURST }, () => randomIp());
+    const guesses = await Promise.all(attackers.map((ip, i) => login(owner.email, `guess ${i}`, ip)));
+    // below the per-email ceiling every guess is checked once, and each network has 9 left
+    expect(tally(guesses)).toEqual({ "401 INVALID_CREDENTIALS": BURST });
+    const ownerLogin = await login(owner.email, PASSWORD, randomIp());
+    expect(ownerLogin.status, ownerLogin.text).toBe(200);
+  });
+
+  it(`login: the per-email ceiling is exact too — ${BURST} concurrent guesses from ${BURST} networks at a ceiling of 12 → exactly 12 checked`, async () => {
+    const owner = await newTenant("limiter");
+    const vars = { LOGIN_FAILURES_PER_HOUR_PER_EMAIL: "12" };
+    const responses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) => call("POST", "/api/v1/auth/login", { vars, body: { email: owner.email, password: `guess ${i}` } })),
+    );
+    expect(tally(responses)).toEqual({ "401 INVALID_CREDENTIALS": 12, "429 RATE_LIMITED": BURST - 12 });
+    expectRefused(responses, "login-failures-email-total", 12);
+  });
+
+  it(`login: ${BURST} concurrent right-password logins for one account from ${BURST} networks → exactly ${LOGIN_SUCCESS_PER_EMAIL} served, one session each`, async () => {
+    const owner = await newTenant("limiter");
+    const account = await accountNeverSignedIn(owner.token);
+    const responses = await Promise.all(Array.from({ length: BURST }, () => login(account.email, PASSWORD, randomIp())));
+    expect(tally(responses)).toEqual({ "200": LOGIN_SUCCESS_PER_EMAIL, "429 RATE_LIMITED": BURST - LOGIN_SUCCESS_PER_EMAIL });
+    expectRefused(responses, "login-successes-email", LOGIN_SUCCESS_PER_EMAIL);
+    const families = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE user_id = ?").bind(account.id).first<{ n: number }>();
+    expect(families!.n).toBe(LOGIN_SUCCESS_PER_EMAIL);
+  });
+
+  it(`login: ${BURST} concurrent right-password logins from one IP (10 accounts × 3) at a per-IP limit of 5 → exactly 5 served`, async () => {
+    const owner = await newTenant("limiter");
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => accountNeverSignedIn(owner.token)));
+    const ip = randomIp();
+    const vars = { LOGIN_SUCCESSES_PER_HOUR_PER_IP: "5" };
+    const responses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) => call("POST", "/api/v1/auth/login", { ip, vars, body: { email: accounts[i % 10]!.email, password: PASSWORD } })),
+    );
+    // at most LOGIN_FAILURES_PER_5_MIN attempts from one IP are checked at once; of those, 5 may succeed
+    expect(served(responses), JSON.stringify(tally(responses))).toHaveLength(5);
+    expect(tally(responses)).toEqual({ "200": 5, "429 RATE_LIMITED": BURST - 5 });
+  });
+
+  it(`refresh: ${BURST} concurrent refreshes of one session → exactly ${REFRESH_LIMIT} pass the per-family limit (one of them rotates)`, async () => {
+    const owner = await newTenant("limiter");
+    const responses = await Promise.all(Array.from({ length: BURST }, () => call("POST", "/api/v1/auth/refresh", { body: { refreshToken: owner.refreshToken } })));
+    expect(tally(responses)).toEqual({ "200": 1, "401 INVALID_REFRESH_TOKEN": REFRESH_LIMIT - 1, "429 RATE_LIMITED": BURST - REFRESH_LIMIT });
+    expectRefused(responses, "refresh", REFRESH_LIMIT);
+  });
+
+  it(`invite creation: ${BURST} concurrent creates in one tenant (Owner and Admin) at a per-tenant limit of 10 → exactly 10 invites`, async () => {
+    expect(INVITE_CREATE_LIMIT).toBe(200);
+    const owner = await newTenant("limiter");
+    const admin = await newMember(owner, "Admin"); // created before the tight limit applies
+    const vars = { INVITE_CREATE_LIMIT_PER_HOUR: "10" };
+    const before = await inviteCount(owner.tenantId);
+    const responses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) => call("POST", "/api/v1/invites", { vars, token: i % 2 ? owner.token : admin.token, body: {} })),
+    );
+    // newMember's invite was the tenant's first: 9 left
+    expect(tally(responses)).toEqual({ "201": 9, "429 RATE_LIMITED": BURST - 9 });
+    expectRefused(responses, "invite-create", 10);
+    expect(await inviteCount(owner.tenantId)).toBe(before + 9);
+    for (const created of responses.filter((r) => r.status === 201)) expect(created.headers.get("RateLimit-Policy")).toBe(`"invite-create";q=10;w=3600`);
+    // another tenant is untouched
+    expect((await call("POST", "/api/v1/invites", { vars, token: (await newTenant("limiter")).token, body: {} })).status).toBe(201);
   });
 
   it("login: a successful login takes back the slot it reserved — only failures count", async () => {
@@ -187,5 +274,38 @@ describe("guarantee: the window slides (time controlled, never slept)", () => {
     expectError(await call("POST", "/api/v1/auth/login", { ip, body: { email: owner.email, password: PASSWORD } }), 429, "RATE_LIMITED");
     vi.setSystemTime(start + 5 * MINUTE);
     expect((await call("POST", "/api/v1/auth/login", { ip, body: { email: owner.email, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it("login successes, refreshes and invite creation slide by the hour", async () => {
+    const vars = { LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL: "2", REFRESH_LIMIT_PER_HOUR: "2", INVITE_CREATE_LIMIT_PER_HOUR: "2" };
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start); // the clock stands still until moved: everything below happens at `start`
+    const owner = await newTenant("limiter"); // the email's first success
+    const send = (path: string, body: unknown, token?: string) => call("POST", path, { vars, body, ...(token ? { token } : {}) });
+    const signIn = () => send("/api/v1/auth/login", { email: owner.email, password: PASSWORD });
+
+    const session = await signIn(); // the email's second success
+    expect(session.status).toBe(200);
+    let refreshToken: string = session.body.refreshToken;
+    for (let i = 0; i < 2; i++) {
+      const rotated = await send("/api/v1/auth/refresh", { refreshToken });
+      expect(rotated.status, rotated.text).toBe(200);
+      refreshToken = rotated.body.refreshToken;
+    }
+    for (let i = 0; i < 2; i++) expect((await send("/api/v1/invites", {}, session.body.accessToken)).status).toBe(201);
+
+    vi.setSystemTime(start + 10 * MINUTE);
+    for (const refused of [await signIn(), await send("/api/v1/auth/refresh", { refreshToken }), await send("/api/v1/invites", {}, session.body.accessToken)]) {
+      expectError(refused, 429, "RATE_LIMITED");
+      expect(Number(refused.headers.get("Retry-After"))).toBe(50 * 60);
+    }
+    vi.setSystemTime(start + HOUR - 1);
+    expectError(await send("/api/v1/auth/refresh", { refreshToken }), 429, "RATE_LIMITED");
+    vi.setSystemTime(start + HOUR);
+    const later = await signIn();
+    expect(later.status, later.text).toBe(200);
+    expect((await send("/api/v1/auth/refresh", { refreshToken })).status).toBe(200);
+    expect((await send("/api/v1/invites", {}, later.body.accessToken)).status).toBe(201);
   });
 });

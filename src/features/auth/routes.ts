@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
 import { ApiError } from "../../http/errors";
 import { emailSchema } from "../../http/fields";
 import { errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { requireJsonBody, validationHook } from "../../http/validation";
-import { clientBudgets, FIVE_MINUTES_MS, reserve, type RateLimitPolicy } from "../../rate-limit/middleware";
+import { loadConfig } from "../../env";
+import { reserveLoginAttempt } from "../../rate-limit/login";
+import { HOUR_MS, limit, type RateLimitPolicy } from "../../rate-limit/middleware";
 import { checkCredentials, endSession, issueTokens, publicSigningKeys, refreshSession } from "./service";
 
 const LoginSchema = z
@@ -31,6 +32,11 @@ const loginRoute = createRoute({
   path: "/auth/login",
   tags: ["Auth"],
   summary: "Exchange email and password for an access token and a refresh token",
+  description:
+    "429 RATE_LIMITED (with Retry-After) past any of: LOGIN_FAILURES_PER_5_MIN failed attempts (default 10) per client IP, " +
+    "and per email from the client's network (IPv4 /24, IPv6 /64) — so guessing from one network never locks the owner out " +
+    "elsewhere; LOGIN_FAILURES_PER_HOUR_PER_EMAIL failures (100) per email from all networks together; " +
+    "LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL (20) and LOGIN_SUCCESSES_PER_HOUR_PER_IP (100) successful logins.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(LoginSchema) },
   responses: {
@@ -49,12 +55,13 @@ const refreshRoute = createRoute({
   tags: ["Auth"],
   summary: "Trade a refresh token for a new pair; the presented one is spent",
   description:
-    "Refresh tokens rotate: each works once. Presenting a spent token revokes its whole family (every token descended from the same login), so a stolen token and the legitimate one both stop working. Any refusal is 401 INVALID_REFRESH_TOKEN.",
+    "Refresh tokens rotate: each works once. Presenting a spent token revokes its whole family (every token descended from the same login), so a stolen token and the legitimate one both stop working. Any refusal is 401 INVALID_REFRESH_TOKEN. " +
+    "Each family (one signed-in session) may refresh REFRESH_LIMIT_PER_HOUR times per sliding hour (default 20); beyond that 429 RATE_LIMITED with Retry-After.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(RefreshTokenBodySchema) },
   responses: {
     200: jsonContent(TokenPairSchema, "A new access token and refresh token"),
-    ...errorResponses(400, 401, 413, 415),
+    ...errorResponses(400, 401, 413, 415, 429, 503),
   },
 });
 
@@ -105,21 +112,24 @@ export const wellKnownRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validation
   return c.json({ keys: await publicSigningKeys(c.env) }, 200);
 });
 
-const invalidCredentials = () => new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect");
+const invalidCredentials = (headers: Record<string, string>) =>
+  new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect", {}, headers);
 
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(loginRoute, async (c) => {
   const { email, password } = c.req.valid("json");
-  const policy: RateLimitPolicy = { name: "login-failures", limit: loadConfig(c.env).limits.loginFailuresPer5Min, windowMs: FIVE_MINUTES_MS };
-  const budgets = [...(await clientBudgets(c, policy)), { key: `email:${email}`, policy }];
-  // Every attempt takes a failure slot before the password is checked, so a burst of simultaneous
-  // guesses gets no more checks than the limit; a successful login gives its slots back.
-  const attempt = await reserve(c, budgets);
+  const attempt = await reserveLoginAttempt(c, email);
   const user = await checkCredentials(c.env, email, password);
-  if (!user) throw invalidCredentials();
-  await attempt.release();
+  if (!user) throw invalidCredentials(attempt.failureHeaders);
+  await attempt.succeeded();
   return c.json(await issueTokens(c.env, user), 200);
 })
-  .openapi(refreshRoute, async (c) => c.json(await refreshSession(c.env, c.req.valid("json").refreshToken), 200))
+  .openapi(refreshRoute, async (c) => {
+    const policy: RateLimitPolicy = { name: "refresh", limit: loadConfig(c.env).limits.refreshesPerHour, windowMs: HOUR_MS };
+    const pair = await refreshSession(c.env, c.req.valid("json").refreshToken, async (familyId) => {
+      await limit(c, [{ key: `refresh-family:${familyId}`, policies: [policy] }]);
+    });
+    return c.json(pair, 200);
+  })
   .openapi(logoutRoute, async (c) => {
     await endSession(c.env, c.req.valid("json").refreshToken);
     return c.body(null, 204);

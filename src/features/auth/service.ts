@@ -96,10 +96,21 @@ async function revokeFamilyOf(env: Env, tokenHash: string, now: number): Promise
  * presented token, both conditional on it being live and its user active: under any concurrency
  * exactly one caller mints a pair. A token that was already spent is evidence that it leaked, so
  * its whole family is revoked, including the successor a legitimate client may be holding.
+ * `beforeRotate` sees the token's family before anything is written (the per-session rate limit):
+ * unknown tokens never reach it.
  */
-export async function refreshSession(env: Env, presented: string): Promise<TokenPair> {
+export async function refreshSession(env: Env, presented: string, beforeRotate?: (familyId: string) => Promise<void>): Promise<TokenPair> {
   if (!REFRESH_TOKEN_PATTERN.test(presented)) throw invalidRefreshToken();
   const presentedHash = await sha256Hex(presented);
+  const db = database(env.DB);
+  const [session] = await db
+    .select({ familyId: refreshTokens.familyId, id: users.id, tenantId: users.tenantId, email: users.email, role: users.role })
+    .from(refreshTokens)
+    .innerJoin(users, eq(users.id, refreshTokens.userId))
+    .where(eq(refreshTokens.tokenHash, presentedHash))
+    .limit(1);
+  if (!session) throw invalidRefreshToken();
+  await beforeRotate?.(session.familyId);
   const now = Date.now();
   const next = await newRefreshToken(now);
   const [minted] = await env.DB.batch([
@@ -116,8 +127,8 @@ export async function refreshSession(env: Env, presented: string): Promise<Token
          AND EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?3)`,
     ).bind(now, presentedHash, next.hash),
   ]);
-  const db = database(env.DB);
   if (minted?.meta.changes !== 1) {
+    // Read after the batch: a concurrent refresh may have spent the token since the read above.
     const [known] = await db
       .select({ userId: refreshTokens.userId, familyId: refreshTokens.familyId, spentAt: refreshTokens.spentAt })
       .from(refreshTokens)
@@ -129,14 +140,7 @@ export async function refreshSession(env: Env, presented: string): Promise<Token
     }
     throw invalidRefreshToken();
   }
-  const [user] = await db
-    .select({ id: users.id, tenantId: users.tenantId, email: users.email, role: users.role })
-    .from(refreshTokens)
-    .innerJoin(users, eq(users.id, refreshTokens.userId))
-    .where(eq(refreshTokens.tokenHash, next.hash))
-    .limit(1);
-  if (!user) throw invalidRefreshToken();
-  return tokenPair(env, user, next.token, now);
+  return tokenPair(env, session, next.token, now);
 }
 
 /** Revokes the presented token's whole family. Unknown or malformed tokens are silently ignored (no oracle). */

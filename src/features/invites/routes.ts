@@ -9,7 +9,7 @@ import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../htt
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
-import { HOUR_MS, limitPerClient } from "../../rate-limit/middleware";
+import { HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
 import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, revokeInvite } from "./lifecycle";
 import { createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
 
@@ -165,6 +165,9 @@ const createInviteRoute = createRoute({
   path: "/invites",
   tags: ["Invites"],
   summary: "Create an invite",
+  description:
+    "A tenant may create INVITE_CREATE_LIMIT_PER_HOUR invites per sliding hour (default 200), whoever creates them; " +
+    "beyond that 429 RATE_LIMITED with Retry-After.",
   security: bearerSecurity,
   middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: { body: jsonBody(CreateInviteSchema) },
@@ -173,7 +176,7 @@ const createInviteRoute = createRoute({
       ...jsonContent(CreatedInviteSchema, "Invite created; `token` composes the registration link"),
       headers: { Location: { schema: { type: "string" }, description: "/api/v1/invites/{id}" } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
   },
 });
 
@@ -212,7 +215,10 @@ const registerRoute = createRoute({
 
 export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createInviteRoute, async (c) => {
-    const invite = await createInvite(c.env, c.get("caller"), c.req.valid("json"));
+    const caller = c.get("caller");
+    // Counted per tenant once the request is valid: every Owner and Admin of the tenant share it.
+    await limit(c, [{ key: `tenant:${caller.tenantId}`, policies: [{ name: "invite-create", limit: loadConfig(c.env).limits.inviteCreatesPerHour, windowMs: HOUR_MS }] }]);
+    const invite = await createInvite(c.env, caller, c.req.valid("json"));
     c.header("Location", `/api/v1/invites/${invite.id}`);
     return c.json(invite, 201);
   })

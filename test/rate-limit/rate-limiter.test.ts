@@ -78,6 +78,61 @@ describe("RateLimiter Durable Object (sliding window log)", () => {
   });
 });
 
+describe("RateLimiter.take: several policies of one key in one call", () => {
+  const rule = (policy: string, limit: number, windowMs = HOUR, family?: string) => ({ policy, limit, windowMs, ...(family ? { family } : {}) });
+
+  it("all or nothing: one full policy refuses the call and records nothing in the others", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    expect((await stub.take([rule("a", 1), rule("b", 3)])).allowed).toBe(true);
+    const refused = await stub.take([rule("a", 1), rule("b", 3)]);
+    expect(refused.allowed).toBe(false);
+    expect(refused.decisions.map((d) => d.allowed)).toEqual([false, true]);
+    expect(refused.decisions.map((d) => d.recordedAt)).toEqual([null, null]);
+    // b still has 2 of 3 left: the refused call took none
+    expect(await stub.peek("b", 3, HOUR)).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it("gives back earlier entries only when it is admitted (a login's failure slot, turned into a success)", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const failure = await stub.take([rule("failures", 2)]);
+    const entry = { policy: "failures", at: failure.decisions[0]!.recordedAt! };
+    // a success limit already full: not admitted, so the failure slot stays counted
+    await stub.take([rule("successes", 1)]);
+    expect((await stub.take([rule("successes", 1)], [entry])).allowed).toBe(false);
+    expect(await stub.peek("failures", 2, HOUR)).toMatchObject({ remaining: 1 });
+    // admitted: the failure slot comes back in the same call
+    expect((await stub.take([rule("other-successes", 1)], [entry])).allowed).toBe(true);
+    expect(await stub.peek("failures", 2, HOUR)).toMatchObject({ remaining: 2 });
+  });
+
+  it("exact under concurrency across policies: 30 simultaneous calls over two policies, the tighter one admits 7", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const results = await Promise.all(Array.from({ length: 30 }, () => stub.take([rule("wide", 10), rule("tight", 7)])));
+    expect(results.filter((r) => r.allowed)).toHaveLength(7);
+    const rows = await runInDurableObject(stub, (_limiter, state) =>
+      state.storage.sql.exec<{ policy: string; n: number }>("SELECT policy, COUNT(*) AS n FROM hits GROUP BY policy ORDER BY policy").toArray(),
+    );
+    expect(rows).toEqual([{ policy: "tight", n: 7 }, { policy: "wide", n: 7 }]);
+  });
+
+  it("a family's windows (one per network) are pruned together: buckets nobody returns to do not pile up", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const start = Date.parse("2026-02-01T00:00:00.000Z");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    await runInDurableObject(stub, async (instance, state) => {
+      const limiter = instance as unknown as RateLimiter;
+      for (let i = 0; i < 20; i++) {
+        vi.setSystemTime(start + i * 1000);
+        expect(limiter.take([rule(`net@n${i}`, 10, 5 * 60_000, "net")]).allowed).toBe(true);
+      }
+      vi.setSystemTime(start + 5 * 60_000 + 10_500); // the first 11 buckets' entries have left the window
+      limiter.take([rule("net@fresh", 10, 5 * 60_000, "net")]);
+      const { n } = state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hits WHERE policy LIKE 'net@%'").one();
+      expect(n).toBe(20 - 11 + 1);
+    });
+  });
+});
+
 describe("RateLimiter storage clean-up (alarm)", () => {
   const MINUTE = 60_000;
   const storedState = (stub: DurableObjectStub<RateLimiter>) =>

@@ -197,7 +197,7 @@ describe("GET /docs", () => {
     const response = await call("GET", DOCS_PATH);
     expect(response.status).toBe(200);
     expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);
-    expect(response.text).toContain(`"url": "${OPENAPI_PATH}"`);
+    expect(response.text).toContain(`{"url":"${OPENAPI_PATH}"}`);
     expect(response.text).toContain("<title>edge-invites API reference</title>");
   });
 });

@@ -1,11 +1,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
 import { BOOKMARK_HEADER } from "./d1-sessions";
 import { errorExample } from "./openapi";
 import { REQUEST_ID_HEADER } from "./request-id";
-import { DOCS_PATH } from "./security-headers";
+import { DOCS_PATH, SCALAR_BUNDLE } from "./security-headers";
 
 export const OPENAPI_PATH = "/openapi.json";
 export { DOCS_PATH };
@@ -120,7 +119,35 @@ export function openApiDocument(app: OpenAPIHono<AppEnv, any, any>, c: Context):
   return { ...document, servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }] };
 }
 
-/** GET /openapi.json and the interactive reference at GET /docs (Scalar, loaded from jsDelivr). */
+const escapeHtml = (value: string) =>
+  value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+
+/**
+ * The page Scalar renders into. Written here rather than by @scalar/hono-api-reference, whose script tag
+ * cannot carry an `integrity` attribute. Both scripts carry the response's CSP nonce.
+ */
+export function docsPage(nonce: string): string {
+  const n = escapeHtml(nonce);
+  // JSON inside a <script>: "<" escaped so the configuration can never close the tag.
+  const configuration = JSON.stringify({ url: OPENAPI_PATH }).replace(/</g, "\\u003c");
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <title>edge-invites API reference</title>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <meta property="csp-nonce" content="${n}" />
+  </head>
+  <body>
+    <div id="app"></div>
+    <script src="${SCALAR_BUNDLE.url}" integrity="${SCALAR_BUNDLE.integrity}" crossorigin="anonymous" referrerpolicy="no-referrer" nonce="${n}"></script>
+    <script nonce="${n}">Scalar.createApiReference("#app", ${configuration});</script>
+  </body>
+</html>
+`;
+}
+
+/** GET /openapi.json and the interactive reference at GET /docs (Scalar, pinned and integrity-checked). */
 export function registerApiDocs(app: OpenAPIHono<AppEnv, any, any>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -129,13 +156,6 @@ export function registerApiDocs(app: OpenAPIHono<AppEnv, any, any>): void {
     description: "The accessToken from POST /api/v1/auth/login (EdDSA JWT, 15 minutes)",
   });
   app.get(OPENAPI_PATH, (c) => c.json(openApiDocument(app, c)));
-  app.get(
-    DOCS_PATH,
-    Scalar<AppEnv>((c) => ({
-      url: OPENAPI_PATH,
-      pageTitle: "edge-invites API reference",
-      // The page's inline script runs under the CSP nonce of src/http/security-headers.ts.
-      nonce: c.get("secureHeadersNonce"),
-    })),
-  );
+  // The page's scripts run under the CSP nonce of src/http/security-headers.ts.
+  app.get(DOCS_PATH, (c) => c.html(docsPage(c.get("secureHeadersNonce") ?? "")));
 }

@@ -4,6 +4,16 @@ import type { AppEnv } from "./app-env";
 
 export const DOCS_PATH = "/docs";
 
+/**
+ * Scalar's standalone bundle (the `browser` entry of @scalar/api-reference), pinned by version and by
+ * its SHA-384 (Subresource Integrity). To move the pin: `node scripts/scalar-integrity.mjs <version>`.
+ */
+export const SCALAR_BUNDLE = {
+  version: "1.76.0",
+  url: "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.76.0/dist/browser/standalone.js",
+  integrity: "sha384-oH1C0RwqcwbVXkC+r8A+4qRoyEUQdtxAzOwumkxZtQBBcsy61FOoPt7B50OVJYYQ",
+} as const;
+
 /** The API only ever returns JSON: nothing in a response may load, run or be framed. */
 const apiHeaders = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
@@ -11,16 +21,17 @@ const apiHeaders = secureHeaders({
 });
 
 /**
- * The interactive reference loads Scalar from jsDelivr and starts it with an inline script, which
- * carries this response's nonce; Scalar styles itself inline. Requests made from the page ("try it")
- * go to this origin only.
+ * The interactive reference runs exactly one external script, Scalar's pinned bundle (also checked by
+ * its Subresource Integrity hash), and an inline start-up script that carries this response's nonce;
+ * Scalar styles itself inline and loads its fonts from fonts.scalar.com. Requests made from the page
+ * ("try it") go to this origin only.
  */
 const docsHeaders = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
-    scriptSrc: [NONCE, "https://cdn.jsdelivr.net"],
-    styleSrc: ["'self'", "'unsafe-inline'", "https://cdn.jsdelivr.net", "https://fonts.scalar.com"],
-    fontSrc: ["'self'", "data:", "https://cdn.jsdelivr.net", "https://fonts.scalar.com"],
+    scriptSrc: [NONCE, SCALAR_BUNDLE.url],
+    styleSrc: ["'self'", "'unsafe-inline'", "https://fonts.scalar.com"],
+    fontSrc: ["'self'", "data:", "https://fonts.scalar.com"],
     imgSrc: ["'self'", "data:", "blob:"],
     connectSrc: ["'self'"],
     workerSrc: ["'self'", "blob:"],

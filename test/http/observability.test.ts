@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
+import { SCALAR_BUNDLE } from "../../src/http/security-headers";
 import type { Env } from "../../src/env";
 import { envWith, headers, ORIGIN } from "../d1-spy";
 // The deployed configuration itself, as text (a Vite raw import, bundled into the test).
@@ -86,22 +87,31 @@ describe("secure headers", () => {
     expectSecureHeaders(await call("POST", "/api/v1/tenants", { body: {} }));
   });
 
-  it("/docs gets a CSP that lets the Scalar page run, keyed to a per-response nonce", async () => {
+  it("/docs runs only Scalar's pinned, integrity-checked bundle and a nonced start-up script", async () => {
     const first = await call("GET", "/docs");
     expect(first.status).toBe(200);
     expect(first.headers.get("Content-Type")).toMatch(/^text\/html/);
     const csp = first.headers.get("Content-Security-Policy") ?? "";
     const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
     expect(nonce).toBeTruthy();
-    expect(csp).toMatch(/script-src 'nonce-[^']+' https:\/\/cdn\.jsdelivr\.net/);
+    // script-src names the nonce and exactly one file: no host-wide source, no "latest".
+    const scriptSrc = /script-src ([^;]+)/.exec(csp)?.[1]?.trim().split(/\s+/);
+    expect(scriptSrc).toEqual([`'nonce-${nonce}'`, SCALAR_BUNDLE.url]);
+    expect(SCALAR_BUNDLE.url).toMatch(/^https:\/\/cdn\.jsdelivr\.net\/npm\/@scalar\/api-reference@\d+\.\d+\.\d+\/dist\/browser\/standalone\.js$/);
+    expect(SCALAR_BUNDLE.integrity).toMatch(/^sha384-[A-Za-z0-9+/]{64}$/);
+    expect(csp).not.toMatch(/https:\/\/cdn\.jsdelivr\.net(?!\/npm\/@scalar\/api-reference@)/);
     expect(csp).toContain("connect-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
-    // Both script tags (the bundle and its start-up call) carry the nonce; nothing runs without it.
+
     const scripts = [...first.text.matchAll(/<script\b[^>]*>/g)].map((match) => match[0]);
-    expect(scripts.length).toBeGreaterThanOrEqual(2);
+    expect(scripts).toHaveLength(2);
     for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
-    expect(first.text).toContain("https://cdn.jsdelivr.net/npm/@scalar/api-reference");
-    expect(first.text).toContain('"url": "/openapi.json"');
+    const external = scripts.filter((tag) => / src=/.test(tag));
+    expect(external).toHaveLength(1);
+    expect(external[0]).toContain(`src="${SCALAR_BUNDLE.url}"`);
+    expect(external[0]).toContain(`integrity="${SCALAR_BUNDLE.integrity}"`);
+    expect(external[0]).toContain('crossorigin="anonymous"');
+    expect(first.text).toContain('Scalar.createApiReference("#app", {"url":"/openapi.json"})');
     const second = await call("GET", "/docs");
     expect(second.headers.get("Content-Security-Policy")).not.toBe(csp);
   });

@@ -1,18 +1,21 @@
 // `npm run bench`: throughput and latency against the platform floor, list latency at scale, cost per
 // operation and bundle size, measured in one run and written to bench/results.md and bench/results.svg.
 // `npm run bench -- --quick` is a shorter smoke run (10,000 instead of 100,000 invites, 2 s measurements).
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { gzipSync } from "node:zlib";
+// `npm run bench -- --profile` adds a V8 CPU profile of the Worker's isolate per hot route (bench/lib/profile.mjs).
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { jsonRequest } from "../scripts/lib/local-worker.mjs";
 import { generateSecrets, toDevVars } from "../scripts/secrets.mjs";
+import { buildBundle, bundleProblems, contributors } from "../scripts/lib/bundle.mjs";
 import { clientIps, measure } from "./lib/load.mjs";
+import { connectInspector, profileDuring } from "./lib/profile.mjs";
 import { dollarsPerMillion } from "./lib/prices.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { inviteRows } from "./lib/seed.mjs";
 import { killAllDevServers, ROOT, startDevServer, WORK, wrangler } from "./lib/wrangler.mjs";
 
 const QUICK = process.argv.includes("--quick");
+const PROFILE = process.argv.includes("--profile");
 const SETTINGS = {
   connections: 8,
   warmupSec: QUICK ? 1 : 2,
@@ -27,6 +30,7 @@ const SETTINGS = {
   largeInvites: QUICK ? 10_000 : 100_000,
   registerPool: QUICK ? 1_500 : 6_000,
   pageSize: 20,
+  profileSec: QUICK ? 2 : 4,
 };
 const PASSWORD = "correct horse battery staple";
 const STATE = `${WORK}/state`;
@@ -35,7 +39,6 @@ const HUGE = "1000000000";
 // Limits raised so the load is never refused; per-client log sizes stay realistic because requests rotate
 // over many client IPs (see clientIps).
 const VARS = {
-  BENCH_MODE: "1",
   REGISTER_LIMIT_PER_HOUR: HUGE,
   TENANT_SIGNUP_LIMIT_PER_HOUR: HUGE,
   LOGIN_FAILURES_PER_5_MIN: HUGE,
@@ -72,6 +75,7 @@ async function probeCost(base, method, path, options) {
     status: response.status,
     statements: cost.statements,
     d1Statements: cost.statements.length,
+    d1Calls: cost.d1Calls,
     d1RowsRead: sum(cost.statements, "rowsRead"),
     d1RowsWritten: sum(cost.statements, "rowsWritten"),
     d1Ms: sum(cost.statements, "durationMs"),
@@ -79,51 +83,14 @@ async function probeCost(base, method, path, options) {
   };
 }
 
-async function directorySize(dir) {
-  let total = 0;
-  const files = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) {
-      const nested = await directorySize(path);
-      total += nested.total;
-      files.push(...nested.files);
-    } else if (!entry.name.endsWith(".map") && !entry.name.endsWith(".json")) {
-      total += (await stat(path)).size;
-      files.push(path);
-    }
-  }
-  return { total, files };
-}
-
-/** `wrangler deploy --dry-run` (as configured, and minified for comparison), plus esbuild's per-package breakdown. */
+/** The deployed bundle (`wrangler deploy --dry-run`, production entry src/index.ts), checked as CI checks it. */
 async function measureBundle() {
-  const result = {};
-  for (const [key, extra] of [
-    ["asConfigured", []],
-    ["minified", ["--minify"]],
-  ]) {
-    const outdir = `${WORK}/dist-${key}`;
-    await rm(outdir, { recursive: true, force: true });
-    const stdout = await wrangler(["deploy", "--dry-run", "--outdir", outdir, "--metafile", `${outdir}/meta.json`, ...extra]);
-    const { total, files } = await directorySize(outdir);
-    const gzip = files.length ? (await Promise.all(files.map(async (file) => gzipSync(await readFile(file)).length))).reduce((a, b) => a + b, 0) : 0;
-    const reported = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(stdout);
-    result[key] = { rawBytes: total, gzipBytes: gzip, wranglerReport: reported ? `${reported[1]} KiB / gzip ${reported[2]} KiB` : null };
-    if (key === "asConfigured") {
-      const meta = JSON.parse(await readFile(`${outdir}/meta.json`, "utf8"));
-      const byPackage = new Map();
-      for (const output of Object.values(meta.outputs)) {
-        for (const [input, { bytesInOutput }] of Object.entries(output.inputs ?? {})) {
-          const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-          const name = match ? match[1] : input.startsWith("src/") || input.includes("/src/") ? "src/ (our code)" : "other";
-          byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
-        }
-      }
-      result.contributors = [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-    }
-  }
-  return result;
+  const build = await buildBundle([], { outdir: `${WORK}/dist` });
+  return {
+    asConfigured: { rawBytes: build.rawBytes, gzipBytes: build.gzipBytes, wranglerReport: build.wranglerReport },
+    problems: bundleProblems(build),
+    contributors: contributors(build.meta),
+  };
 }
 
 async function measureStartup() {
@@ -155,7 +122,7 @@ async function main() {
 
   // 1. Tenants and Owners through the public API (a cold start of the dev server, too).
   say("starting wrangler dev (tenants)");
-  let server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor" });
+  let server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor", minify: !PROFILE });
   const coldReadyMs = server.readyMs;
   const tenants = {};
   for (const key of ["small", "large", "create", "register"]) {
@@ -183,7 +150,7 @@ async function main() {
 
   // 3. Measurements against a warm server.
   say("starting wrangler dev (measurements)");
-  server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor" });
+  server = await startDevServer({ persistTo: STATE, envFile: ENV_FILE, vars: VARS, readyPath: "/__bench/floor", minify: !PROFILE });
   const base = server.url;
   for (const tenant of Object.values(tenants)) {
     tenant.token = expectStatus(await api(base, "POST", "/api/v1/auth/login", { body: { email: tenant.email, password: PASSWORD } }), 200, "login").accessToken;
@@ -333,19 +300,71 @@ async function main() {
   }
 
   say("cost probes");
+  const someInviteId = expectStatus(await api(base, "GET", "/api/v1/invites?Qt=1", { token: tenants.small.token }), 200, "an invite id").items[0].id;
+  const loginBody = { email: tenants.small.email, password: PASSWORD };
   const costs = {
     list: await probeCost(base, "GET", `/api/v1/invites?Qt=${SETTINGS.pageSize}`, { token: tenants.small.token }),
     listLarge: scale.largeFirst.cost,
     create: await probeCost(base, "POST", "/api/v1/invites", { token: tenants.create.token, body: {} }),
     preview: preview.available ? await probeCost(base, "GET", `/api/v1/invites/${previewTokens[1]}`, { ip: "198.19.250.1" }) : null,
+    getInvite: await probeCost(base, "GET", `/api/v1/invites/${someInviteId}`, { token: tenants.small.token }),
+    usersList: await probeCost(base, "GET", "/api/v1/users", { token: tenants.small.token }),
     register: await probeCost(base, "POST", `/api/v1/invites/${probeTokens[0]}/register`, {
       body: { email: `probe-${runId}@bench.test`, password: PASSWORD },
       ip: "198.19.250.2",
     }),
+    login: await probeCost(base, "POST", "/api/v1/auth/login", { body: loginBody, ip: "198.19.250.3" }),
   };
   for (const [name, cost] of Object.entries(costs)) {
     if (cost && (cost.status < 200 || cost.status > 299)) throw new Error(`cost probe ${name} answered ${cost.status}`);
   }
+
+  // In-isolate CPU per route: the same load under the V8 profiler, one slice per route (after the timed
+  // runs, so profiling never slows them). Self time is grouped by the module the sampled code belongs to.
+  let profiles = null;
+  if (PROFILE) {
+    const inspector = await connectInspector(server.inspectorPort);
+    const byKey = Object.fromEntries(routes.map((route) => [route.key, route]));
+    const loginIps = clientIps(64, 4096);
+    let loginCursor = 0;
+    const profiled = [
+      byKey.floorStart && { ...byKey.floorStart, key: "floor", label: "floor (no-op)" },
+      byKey.list,
+      byKey.create,
+      byKey.preview,
+      { key: "getInvite", label: "GET /invites/{id}", path: `/api/v1/invites/${someInviteId}`, headers: auth(tenants.small) },
+      { key: "usersList", label: "GET /users", path: "/api/v1/users", headers: auth(tenants.small) },
+      byKey.pbkdf2,
+      byKey.register,
+      {
+        key: "login",
+        label: "POST /auth/login",
+        method: "POST",
+        path: "/api/v1/auth/login",
+        headers: json,
+        body: JSON.stringify(loginBody),
+        next: () => ({ headers: { "cf-connecting-ip": loginIps[loginCursor++ % loginIps.length] } }),
+      },
+    ].filter(Boolean);
+    profiles = {};
+    expectStatus(await api(base, "POST", "/__bench/console?quiet=1"), 200, "quiet console");
+    for (const route of profiled) {
+      say(`profile: ${route.label}`);
+      await measure({ ...load, ...route, durationSec: 1, warmupSec: 0 });
+      const run = await profileDuring(inspector, () => measure({ ...load, ...route, durationSec: SETTINGS.profileSec, warmupSec: 0 }));
+      profiles[route.key] = {
+        label: route.label,
+        requests: run.result.total,
+        ok: run.result.ok,
+        activeMs: run.activeMs,
+        totalMs: run.totalMs,
+        byModule: [...run.byModule.entries()].sort((a, b) => b[1] - a[1]),
+      };
+    }
+    inspector.close();
+    expectStatus(await api(base, "POST", "/__bench/console?quiet=0"), 200, "console back");
+  }
+  const levers = expectStatus(await api(base, "GET", `/__bench/levers?n=${QUICK ? 500 : 3000}`), 200, "levers");
   const limiterRows = expectStatus(await api(base, "GET", "/__bench/limiter-rows?inWindow=5"), 200, "limiter rows");
   await server.stop();
 
@@ -377,6 +396,7 @@ async function main() {
     operation("preview", costs.preview, cpu("preview")),
     operation("register", costs.register, cpu("register")),
   ].filter(Boolean);
+  const calls = Object.fromEntries(Object.entries(costs).filter(([, cost]) => cost).map(([key, cost]) => [key, { d1Calls: cost.d1Calls, doCalls: cost.doRequests, statements: cost.d1Statements }]));
   for (const op of operations) op.dollars = dollarsPerMillion({ ...op, cpuMs: op.cpuMs ?? 0, doActiveMs: 1 });
 
   const results = {
@@ -403,6 +423,9 @@ async function main() {
     limiterRows,
     limiterCall,
     operations,
+    calls,
+    profiles,
+    levers,
     bundle,
     startup,
   };

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -6,7 +7,6 @@ import { ConfigError } from "./env";
 import type { AppEnv } from "./http/app-env";
 import { ApiError, errorResponse } from "./http/errors";
 import { validationHook } from "./http/validation";
-import { benchCostMeter, benchRoutes } from "./bench-routes";
 import { registerApiDocs } from "./http/api-docs";
 import { corsPolicy } from "./http/cors";
 import { d1Sessions } from "./http/d1-sessions";
@@ -45,7 +45,8 @@ export const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
 
 export type ApiType = typeof api;
 
-export function createApp() {
+/** `extraRoutes` (bench/worker.ts only) are mounted behind the whole middleware stack, outside the API. */
+export function createApp(extraRoutes?: Hono<AppEnv>) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.onError((error, c) => {
@@ -58,8 +59,6 @@ export function createApp() {
   app.notFound((c) => errorResponse(new ApiError(404, "NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
 
   // Outermost first: each wraps everything registered after it, errors, 404 and 405 included.
-  // Bench mode only (no-op otherwise): meters D1 and Durable Object calls, so it must wrap d1Sessions.
-  app.use(benchCostMeter);
   app.use(requestId);
   app.use(requestLog);
   app.use(securityHeaders);
@@ -90,8 +89,7 @@ export function createApp() {
   // Chained so that AppType (below) carries the routes for hc<AppType>.
   const routes = app.route("/api/v1", api).route("/", healthRoutes);
   app.route("/", wellKnownRoutes);
-  // 404 unless the BENCH_MODE var is set (npm run bench); not part of the typed or documented API.
-  app.route("/", benchRoutes);
+  if (extraRoutes) app.route("/", extraRoutes);
 
   registerApiDocs(app);
   return routes;

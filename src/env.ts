@@ -27,8 +27,6 @@ export interface Env {
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
   /** comma-separated browser origins allowed by CORS (scheme://host[:port]), or "*" */
   CORS_ORIGINS?: string;
-  /** "1" only under `npm run bench`: enables src/bench-routes.ts. Never set in production. */
-  BENCH_MODE?: string;
 }
 
 export interface Limits {

@@ -9,20 +9,118 @@ const usd = (n) => (n >= 100 ? `$${fmt(n, 0)}` : n >= 1 ? `$${fmt(n, 2)}` : `$${
 const mark = (met) => (met === null ? "n/a" : met ? "✅ met" : "❌ not met");
 const escapeXml = (s) => String(s).replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]);
 
+/** The routes the "one round trip" goal is about (issue 16), with the labels the tables use. */
+export const HOT_ROUTES = [
+  ["list", "GET /invites (list)"],
+  ["create", "POST /invites (create)"],
+  ["preview", "GET /invites/{token} (preview)"],
+  ["getInvite", "GET /invites/{id}"],
+  ["usersList", "GET /users (list)"],
+];
+const OTHER_ROUTES = [
+  ["register", "POST /invites/{token}/register"],
+  ["login", "POST /auth/login"],
+];
+
+/** Profiled in-isolate time per request (bench/lib/profile.mjs: idle and local-only samples left out). */
+export const isolateMs = (profile) => (profile ? profile.activeMs / Math.max(1, profile.requests) : null);
+
 /** The figures the issue's goals are about, each with its threshold and whether it holds. */
 export function goals(r) {
   const t = r.throughput;
   const ratio = (key) => (t[key] ? t[key].rps / r.floorRps : null);
   const largeK = `${r.settings.largeInvites / 1000}k`;
   const scaleRatio = r.scale.largeFirst.p50 / r.scale.smallFirst.p50;
-  return [
+  const p = r.profiles;
+  const cpuRatio = (key) => (p?.[key] && p.floor ? isolateMs(p[key]) / isolateMs(p.floor) : null);
+  const overHash = (key) => (p?.[key] && p.pbkdf2 ? isolateMs(p[key]) - isolateMs(p.pbkdf2) : null);
+  const registerCost = r.operations.find((o) => o.name === "register")?.dollars.total ?? null;
+  const list = [
+    ...HOT_ROUTES.map(([key, label]) => {
+      const c = r.calls[key];
+      return {
+        key: `calls-${key}`,
+        label: `one round trip: ${label}, D1 calls · DO calls`,
+        value: c ? Math.max(c.d1Calls, c.doCalls) : null,
+        display: c ? `${c.d1Calls} · ${c.doCalls}` : "n/a",
+        goal: 1,
+        goalText: "≤ 1 · ≤ 1",
+        atLeast: false,
+        chart: false,
+      };
+    }),
+    ...["list", "create", "preview"].map((key) => ({ key: `cpu-${key}`, label: `${key}: in-isolate CPU ÷ floor's`, value: cpuRatio(key), goal: 2, atLeast: false, profile: true })),
+    ...["register", "login"].map((key) => ({ key: `cpu-${key}`, label: `${key}: in-isolate CPU − the hash's (ms)`, value: overHash(key), goal: 1, atLeast: false, profile: true, chart: false })),
     { key: "list", label: "list ÷ floor (req/s)", value: ratio("list"), goal: 0.6, atLeast: true },
     { key: "create", label: "create ÷ floor (req/s)", value: ratio("create"), goal: 0.6, atLeast: true },
     { key: "preview", label: "preview ÷ floor (req/s)", value: ratio("preview"), goal: 0.6, atLeast: true },
     { key: "register", label: "register ÷ PBKDF2-only (req/s)", value: t.register.rps / t.pbkdf2.rps, goal: 0.8, atLeast: true },
     { key: "scale", label: `list p50 at ${largeK} ÷ at 1k invites`, value: scaleRatio, goal: 1.5, atLeast: false },
+    { key: "deep", label: `list p50, last page ÷ first page at ${largeK}`, value: r.scale.largeLast.p50 / r.scale.largeFirst.p50, goal: 1.5, atLeast: false },
+    { key: "cost", label: "$ per million registrations", value: registerCost, goal: 5, atLeast: false, chart: false },
     { key: "bundle", label: "bundle gzip (KiB)", value: r.bundle.asConfigured.gzipBytes / 1024, goal: GOAL_BUNDLE_GZIP_BYTES / 1024, atLeast: false },
-  ].map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));
+  ];
+  return list.map((g) => ({ ...g, met: g.value === null ? null : g.atLeast ? g.value >= g.goal : g.value <= g.goal }));
+}
+
+const LEVERS = {
+  requestLogLine: ["request log line", "`JSON.stringify` of an object", "one-pass text (`requestLogLine`)"],
+  jwtKeyRing: ["JWT key ring", "parse + `importJWK` (private and public)", "`loadKeyRing`, cached per isolate by the secret strings"],
+  aesKey: ["invite-token AES key", "`crypto.subtle.importKey`", "`loadTokenKeyring`, cached per isolate by the secret strings"],
+  drizzleInstance: ["drizzle handle (several per request)", "`drizzle(d1, { schema })`", "`drizzle(d1)` (no relational config to rebuild)"],
+  listQueryBuilding: ["list page query", "drizzle builder + `toSQL` + prepare/bind", "fixed SQL string + prepare/bind"],
+};
+
+function leverSection(r) {
+  if (!r.levers) return [];
+  return [
+    "## CPU levers, before and after",
+    "",
+    "`GET /__bench/levers` times each lever's old and new code side by side in the Worker's isolate (mean µs per call after a warm-up).",
+    "",
+    "| lever | before | µs | after | µs | after ÷ before |",
+    "|---|---|---:|---|---:|---:|",
+    ...Object.entries(r.levers).map(([key, m]) => {
+      const [name, before, after] = LEVERS[key] ?? [key, "", ""];
+      return `| ${name} | ${before} | ${fmt(m.beforeUs, 2)} | ${after} | ${fmt(m.afterUs, 2)} | ${fmt(m.ratio, 3)} |`;
+    }),
+    "",
+  ];
+}
+
+function profileSection(r) {
+  const p = r.profiles;
+  if (!p) return [...leverSection(r), "## CPU profile", "", "Not measured in this run: `npm run bench -- --profile` adds it.", ""];
+  const keys = Object.keys(p);
+  const floorMs = isolateMs(p.floor);
+  const perRequest = (key, label) => (p[key].byModule.find(([l]) => l === label)?.[1] ?? 0) / Math.max(1, p[key].requests);
+  const totals = new Map();
+  for (const key of keys) for (const [label] of p[key].byModule) totals.set(label, (totals.get(label) ?? 0) + perRequest(key, label));
+  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 18).map(([label]) => label);
+  const rest = (key) => p[key].byModule.filter(([label]) => !top.includes(label)).reduce((a, [, ms]) => a + ms, 0) / Math.max(1, p[key].requests);
+  return [
+    ...leverSection(r),
+    "## CPU profile",
+    "",
+    `A V8 CPU profile of the Worker's isolate over the inspector (\`wrangler dev --inspector-port\`, DevTools \`Profiler.start/stop\`, ${r.settings.profileSec} s of the same load per route, ` +
+      "sampling every 200 µs), taken after the timed runs so it never slows them. It covers only the Worker's own isolate: local D1 and the rate limiter's Durable Object run in other isolates " +
+      "and are not in it, as in production. The run is unminified (`--no-minify`), so each sampled line maps to its module through the `// path` markers esbuild writes. " +
+      "Samples are wall-clock while the isolate executes, so on this shared machine they also count time the thread was preempted: compare routes within the run, not with other machines. " +
+      "`console.log` is silenced for these slices (`POST /__bench/console?quiet=1`): locally it blocks on wrangler dev's log pipe for longer than the whole process's CPU per request (read from /proc), which says nothing about a deployed Worker; the line is still built. " +
+      "Samples of the rate limiter's Durable Object and of miniflare's wrapper scripts, which share the isolate only locally, are shown as *(local only)* and left out of *in-isolate ms*.",
+    "",
+    "| route | requests | in-isolate ms/req | ÷ floor |",
+    "|---|---:|---:|---:|",
+    ...keys.map((key) => `| ${p[key].label} | ${fmt(p[key].requests)} | ${fmt(isolateMs(p[key]), 2)} | ${fmt(isolateMs(p[key]) / floorMs, 2)} |`),
+    "",
+    "Self time by module, ms per request (native code — WebCrypto, JSON, Response, console — is charged to the module that called it, as *(native calls)*):",
+    "",
+    `| module | ${keys.join(" | ")} |`,
+    `|---|${keys.map(() => "---:").join("|")}|`,
+    ...top.map((label) => `| ${label} | ${keys.map((key) => fmt(perRequest(key, label), 3)).join(" | ")} |`),
+    `| (other) | ${keys.map((key) => fmt(rest(key), 3)).join(" | ")} |`,
+    "",
+  ];
 }
 
 function countAnalysis(r) {
@@ -36,7 +134,7 @@ const sum = (items, key) => items.reduce((total, item) => total + item[key], 0);
 
 function svgChart(list) {
   // The bundle goal is a size: charted as a ratio to its 120 KiB budget.
-  const rows = list.map((g) => (g.key === "bundle" ? { ...g, label: "bundle gzip ÷ 120 KiB goal", value: g.value / g.goal, goal: 1 } : g));
+  const rows = list.filter((g) => g.chart !== false && g.value !== null).map((g) => (g.key === "bundle" ? { ...g, label: "bundle gzip ÷ 120 KiB goal", value: g.value / g.goal, goal: 1 } : g));
   const width = 760;
   const rowHeight = 50;
   const left = 250;
@@ -94,10 +192,31 @@ export async function writeReport(r) {
     "",
     "| goal | measured | target | |",
     "|---|---:|---:|---|",
-    ...list.map((g) => `| ${g.label} | ${g.value === null ? "n/a" : fmt(g.value, 2)} | ${g.atLeast ? "≥" : "≤"} ${g.goal} | ${mark(g.met)} |`),
+    ...list.map(
+      (g) =>
+        `| ${g.label} | ${g.display ?? (g.value === null ? "n/a" : fmt(g.value, 2))} | ${g.goalText ?? `${g.atLeast ? "≥" : "≤"} ${g.goal}`} | ${g.value === null && g.profile ? "n/a (run with `--profile`)" : mark(g.met)} |`,
+    ),
+    "",
+    "Where a goal is not met, the README's Performance section says why, with the profile below.",
     "",
     "![ratios](results.svg)",
     "",
+    "## Round trips per request",
+    "",
+    "Counted by bench/worker.ts on one probed request per route (`X-Bench-Cost: 1`): a D1 call is one `run`/`all`/`first`/`raw` or one `batch` " +
+      "(however many statements it holds) — one network round trip to the database in production; a DO call is one RPC to a Durable Object (the rate limiter).",
+    "",
+    "| route | D1 calls | D1 statements | DO calls | |",
+    "|---|---:|---:|---:|---|",
+    ...[...HOT_ROUTES, ...OTHER_ROUTES]
+      .filter(([key]) => r.calls[key])
+      .map(([key, label]) => {
+        const c = r.calls[key];
+        const hot = HOT_ROUTES.some(([k]) => k === key);
+        return `| ${label} | ${c.d1Calls} | ${c.statements} | ${c.doCalls} | ${hot ? mark(c.d1Calls <= 1 && c.doCalls <= 1) : "(not a hot route)"} |`;
+      }),
+    "",
+    ...profileSection(r),
     "## Throughput and latency",
     "",
     `autocannon, ${r.settings.connections} connections, against \`wrangler dev\` on 127.0.0.1. Each route gets a ${r.settings.warmupSec} s warm-up, then ${r.settings.rounds} rounds of ${r.settings.durationSec} s; ` +
@@ -170,7 +289,7 @@ export async function writeReport(r) {
   push(
     "## Cost per operation",
     "",
-    "D1 rows come from the `meta` of every statement the request ran (bench mode, `X-Bench-Cost: 1`, see `src/bench-routes.ts`); " +
+    "D1 rows come from the `meta` of every statement the request ran (`X-Bench-Cost: 1`, see `bench/worker.ts`); " +
       "Durable Object requests are the limiter RPC calls the request made. Durable Object SQLite rows per limiter call are measured by replaying the limiter's three statements " +
       `(prune, count, record) on a scratch table with D1's counters: a new client costs ${r.limiterCall.rowsRead} rows read / ${r.limiterCall.rowsWritten} written, ` +
       `a returning client with 5 hits in the window and 1 expired ${r.limiterCall.returningRowsRead} / ${r.limiterCall.returningRowsWritten}; the table uses the new-client figures. ` +
@@ -205,7 +324,9 @@ export async function writeReport(r) {
     "",
     "| build | raw | gzip | wrangler says |",
     "|---|---:|---:|---|",
-    ...["asConfigured", "minified"].map((k) => `| ${k === "asConfigured" ? "as configured (what `wrangler deploy` uploads)" : "with `--minify` (for comparison)"} | ${kib(r.bundle[k].rawBytes)} | ${kib(r.bundle[k].gzipBytes)} | ${r.bundle[k].wranglerReport ?? "n/a"} |`),
+    `| as configured (what \`wrangler deploy\` uploads: src/index.ts, minified, zod stand-ins) | ${kib(r.bundle.asConfigured.rawBytes)} | ${kib(r.bundle.asConfigured.gzipBytes)} | ${r.bundle.asConfigured.wranglerReport ?? "n/a"} |`,
+    "",
+    r.bundle.problems.length ? `**Bundle check failed:** ${r.bundle.problems.join("; ")}.` : "`npm run bundle:check` (in CI) passes: within budget, no bench code, the zod stand-ins replace only zod's modules (src/lib/zod-bundle/README.md).",
     "",
     `Limits ([Workers limits](${SOURCES.limits})): the long-standing Worker size limit is 3 MB (Free) / 10 MB (Paid) after compression — ` +
       `${fmt((r.bundle.asConfigured.gzipBytes / SIZE_LIMITS.freeCompressedBytes) * 100, 1)}% / ${fmt((r.bundle.asConfigured.gzipBytes / SIZE_LIMITS.paidCompressedBytes) * 100, 1)}% used; ` +
@@ -224,10 +345,10 @@ export async function writeReport(r) {
     "## How it was measured",
     "",
     "- `bench/run.mjs` applies the migrations to its own `bench/.work/state` (never the developer's `.wrangler/`), writes fresh secrets (`scripts/secrets.mjs`) to `bench/.work/bench.env` and starts " +
-      "`wrangler dev --persist-to bench/.work/state --env-file bench/.work/bench.env --var BENCH_MODE:1 --var …_LIMIT…:1000000000` on a free port.",
+      "`wrangler dev bench/worker.ts --persist-to bench/.work/state --env-file bench/.work/bench.env --var …_LIMIT…:1000000000` on a free port.",
     `- Tenants and Owners are created through \`POST /tenants\`; the server is stopped and ${fmt(r.settings.smallInvites + r.settings.largeInvites + r.settings.registerPool)} invites are inserted with \`wrangler d1 execute --local --file\` ` +
       `(${fmt(r.seedSec, 1)} s), their tokens hashed and AES-256-GCM-encrypted in Node exactly as \`src/security/tokens.ts\` does (so list decrypts them); the server is started again and the seeded totals are checked through the API.`,
-    "- `BENCH_MODE=1` (never set in production; without it these paths are 404, tested in `test/http/bench-routes.test.ts`) adds `/__bench/floor` (a no-op JSON response through the whole middleware stack), " +
+    "- `bench/worker.ts` (the bench's own entry; the deployed one is src/index.ts, whose bundle holds none of this — tested in `test/http/bench-routes.test.ts` and checked by `npm run bundle:check`) is the production app plus `/__bench/floor` (a no-op JSON response through the whole middleware stack), " +
       "`/__bench/pbkdf2` (one `hashPassword()`, as register does) and `/__bench/limiter-rows`, and lets a request with `X-Bench-Cost: 1` report its D1 `meta` and Durable Object calls. Load runs never send that header.",
     "- wrangler and its workerd children run in their own process group and are killed on exit, failure and Ctrl-C.",
     "",

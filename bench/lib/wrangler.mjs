@@ -1,4 +1,5 @@
 // Runs wrangler for the bench: its own persist dir and env file, never the developer's .wrangler or .dev.vars.
+// The dev server runs bench/worker.ts (the production app plus the bench-only routes and cost meter).
 import { spawn, execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
@@ -10,6 +11,7 @@ export const WORK = `${ROOT}bench/.work`;
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
 // Run from bench/.work: wrangler keeps its scratch (.wrangler/) in the working directory, and the developer's stays untouched.
 const CONFIG = ["-c", `${ROOT}wrangler.toml`];
+export const BENCH_WORKER = `${ROOT}bench/worker.ts`;
 /** Runs a one-shot wrangler command in the repo and returns its stdout. */
 export async function wrangler(args, { maxBuffer = 64 * 1024 * 1024 } = {}) {
   const { stdout } = await run(WRANGLER, [...args, ...CONFIG], { cwd: WORK, env: TOOL_ENV, maxBuffer });
@@ -25,15 +27,18 @@ export function killAllDevServers() {
 }
 
 /**
- * Starts `wrangler dev` and resolves once `readyPath` answers 200. `vars` become `--var NAME:value`.
- * Returns { url, port, stop(), readyMs }.
+ * Starts `wrangler dev bench/worker.ts` and resolves once `readyPath` answers 200. `vars` become `--var NAME:value`.
+ * `minify: false` builds unminified (for the CPU profile: esbuild marks each module's code with a `// path` line).
+ * Returns { url, port, inspectorPort, stop(), readyMs }.
  */
-export async function startDevServer({ persistTo, envFile, vars, readyPath, timeoutMs = 90_000, log }) {
+export async function startDevServer({ persistTo, envFile, vars, readyPath, minify = true, timeoutMs = 90_000, log }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = [
     "dev",
+    BENCH_WORKER,
     ...CONFIG,
+    ...(minify ? [] : ["--no-minify"]),
     "--ip", "127.0.0.1",
     "--port", String(port),
     "--inspector-port", String(inspectorPort),
@@ -45,7 +50,9 @@ export async function startDevServer({ persistTo, envFile, vars, readyPath, time
   ];
   const started = performance.now();
   // detached: its own process group, so stop() reaches workerd too.
-  const child = spawn(WRANGLER, args, { cwd: WORK, env: TOOL_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  // From the repo root: with an entry given on the command line, wrangler resolves wrangler.toml's [alias]
+  // paths against the working directory. Its scratch bundles go to .wrangler/tmp; state stays in persistTo.
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: TOOL_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let output = "";
   const collect = (chunk) => {
@@ -92,7 +99,7 @@ export async function startDevServer({ persistTo, envFile, vars, readyPath, time
     const each = groupPids.map(processCpuMs);
     return each.includes(null) || each.length === 0 ? null : each.reduce((a, b) => a + b, 0);
   };
-  return { url, port, stop, readyMs, output: () => output, workerCpuMs: () => processCpuMs(workerPid), groupCpuMs };
+  return { url, port, inspectorPort, stop, readyMs, output: () => output, workerCpuMs: () => processCpuMs(workerPid), groupCpuMs };
 }
 
 /**

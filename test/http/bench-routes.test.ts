@@ -1,27 +1,29 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
-import { app } from "../../src/app";
-import { BENCH_COST_HEADER, type RequestCost } from "../../src/bench-routes";
+import { describe, expect, it, vi } from "vitest";
+import { BENCH_COST_HEADER, type RequestCost } from "../../bench/routes";
+import benchWorker from "../../bench/worker";
 import type { Env } from "../../src/env";
 import { BASE, call, createInvite, expectError, newTenant, randomIp } from "../helpers";
 
-/** The worker as `npm run bench` runs it: the same app with the BENCH_MODE var set. */
+/** The worker as `npm run bench` runs it (bench/worker.ts: the production app plus the bench routes). */
 async function callInBenchMode(method: string, path: string, headers: Record<string, string> = {}) {
   const ctx = createExecutionContext();
-  const request = new Request(`${BASE}${path}`, { method, headers: { "CF-Connecting-IP": randomIp(), ...headers } });
-  const response = await app.fetch(request, { ...(env as unknown as Env), BENCH_MODE: "1" }, ctx);
+  const request = new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, { method, headers: { "CF-Connecting-IP": randomIp(), ...headers } });
+  const response = await benchWorker.fetch(request, env as unknown as Env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
 
 describe("bench-only routes", () => {
-  it("are 404 NOT_FOUND for every method when BENCH_MODE is not set (as in production)", async () => {
+  it("are 404 NOT_FOUND for every method in the production Worker", async () => {
     for (const [method, path] of [
       ["GET", "/__bench/floor"],
       ["POST", "/__bench/floor"],
       ["GET", "/__bench/pbkdf2"],
       ["POST", "/__bench/pbkdf2"],
       ["GET", "/__bench/limiter-rows"],
+      ["GET", "/__bench/levers"],
+      ["POST", "/__bench/console"],
     ] as const) {
       const response = await call(method, path);
       expectError(response, 404, "NOT_FOUND");
@@ -29,7 +31,7 @@ describe("bench-only routes", () => {
     }
   });
 
-  it("ignore the cost probe header when BENCH_MODE is not set", async () => {
+  it("ignore the cost probe header in the production Worker", async () => {
     const owner = await newTenant("bench-off");
     const response = await call("GET", "/api/v1/invites", { token: owner.token, headers: { [BENCH_COST_HEADER]: "1" } });
     expect(response.status, response.text).toBe(200);
@@ -42,7 +44,7 @@ describe("bench-only routes", () => {
     expect(response.text).not.toContain("__bench");
   });
 
-  it("answer when BENCH_MODE is 1: the floor route and the PBKDF2-only route", async () => {
+  it("answer in the bench Worker: the floor route and the PBKDF2-only route", async () => {
     const floor = await callInBenchMode("GET", "/__bench/floor");
     expect(floor.status).toBe(200);
     expect(await floor.json()).toEqual({ ok: true });
@@ -51,7 +53,32 @@ describe("bench-only routes", () => {
     expect(await pbkdf2.json()).toMatchObject({ ok: true, length: expect.any(Number) });
   });
 
-  it("replay the rate limiter's statements with their row counts in bench mode", async () => {
+  it("time each CPU lever before and after, and silence console.log on request (for the profile) and back", async () => {
+    const levers = await callInBenchMode("GET", "/__bench/levers?n=20");
+    expect(levers.status).toBe(200);
+    const body = (await levers.json()) as Record<string, { beforeUs: number; afterUs: number; ratio: number }>;
+    expect(Object.keys(body).sort()).toEqual(["aesKey", "drizzleInstance", "jwtKeyRing", "listQueryBuilding", "requestLogLine"]);
+    for (const lever of Object.values(body)) {
+      expect(lever.beforeUs).toBeGreaterThanOrEqual(0);
+      expect(lever.afterUs).toBeGreaterThanOrEqual(0);
+    }
+
+    const log = vi.spyOn(console, "log");
+    const requestLines = () => log.mock.calls.filter(([line]) => String(line).startsWith('{"msg":"request"')).length;
+    try {
+      expect(await (await callInBenchMode("POST", "/__bench/console?quiet=1")).json()).toEqual({ quiet: true });
+      const before = requestLines();
+      await callInBenchMode("GET", "/__bench/floor");
+      expect(requestLines()).toBe(before);
+    } finally {
+      expect(await (await callInBenchMode("POST", "/__bench/console?quiet=0")).json()).toEqual({ quiet: false });
+    }
+    const before = requestLines();
+    await callInBenchMode("GET", "/__bench/floor");
+    expect(requestLines()).toBe(before + 1);
+  });
+
+  it("replay the rate limiter's statements with their row counts in the bench Worker", async () => {
     const response = await callInBenchMode("GET", "/__bench/limiter-rows?inWindow=3");
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<"newClient" | "returningClient", Array<{ sql: string; rowsRead: number; rowsWritten: number }>>;
@@ -63,7 +90,7 @@ describe("bench-only routes", () => {
     expect(record?.rowsWritten).toBeGreaterThan(0);
   });
 
-  it("report D1 meta and Durable Object calls of a probed request in bench mode", async () => {
+  it("report D1 meta, D1 round trips and Durable Object calls of a probed request in the bench Worker", async () => {
     const owner = await newTenant("bench-cost");
     const invite = await createInvite(owner.token);
 
@@ -73,6 +100,8 @@ describe("bench-only routes", () => {
     const listCost = JSON.parse(list.headers.get(BENCH_COST_HEADER) ?? "null") as RequestCost;
     expect(listCost.durableObjectRequests).toBe(0);
     expect(listCost.statements.length).toBeGreaterThanOrEqual(2);
+    expect(listCost.d1Calls).toBeGreaterThanOrEqual(1);
+    expect(listCost.d1Calls).toBeLessThanOrEqual(listCost.statements.length);
     expect(listCost.statements.reduce((sum, s) => sum + s.rowsRead, 0)).toBeGreaterThan(0);
 
     const preview = await callInBenchMode("GET", `/api/v1/invites/${invite.token}`, { [BENCH_COST_HEADER]: "1" });

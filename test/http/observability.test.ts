@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { SCALAR_BUNDLE } from "../../src/http/security-headers";
+import { requestLogLine } from "../../src/http/request-log";
 import type { Env } from "../../src/env";
 import { envWith, headers, ORIGIN } from "../d1-spy";
 // The deployed configuration itself, as text (a Vite raw import, bundled into the test).
@@ -138,6 +139,19 @@ describe("request log", () => {
     });
     expect(lines[0]!.raw).not.toContain(owner.token);
     expect(lines[0]!.raw).not.toContain("Status=Pending");
+  });
+
+  it("writes exactly the text JSON.stringify would, escaping any value outside the plain alphabet", () => {
+    const lines = [
+      { method: "GET", route: "/api/v1/invites/:id", status: 200, durationMs: 1.5, requestId: "abc-123_x.y", tenantId: null },
+      { method: "PATCH", route: null, status: 404, durationMs: 0, requestId: null, tenantId: "0197a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" },
+      // Never produced by the app today; the one-pass writer must still emit valid JSON for it.
+      { method: 'G"ET\\', route: "/a b\n", status: 500, durationMs: 12.3, requestId: "é", tenantId: "</script>" },
+    ];
+    for (const line of lines) {
+      expect(requestLogLine(line)).toBe(JSON.stringify({ msg: "request", ...line }));
+      expect(JSON.parse(requestLogLine(line))).toEqual({ msg: "request", ...line });
+    }
   });
 
   it("never writes the invite token, email or password of a registration", async () => {

@@ -1,13 +1,29 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import type { Env } from "./env";
-import type { AppEnv } from "./http/app-env";
-import { hashPassword } from "./security/passwords";
+// Bench-only routes and the cost meter of bench/worker.ts. Never part of the deployed bundle.
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { Hono } from "hono";
+import { importJWK } from "jose";
+import { database } from "../src/db/client";
+import * as schema from "../src/db/schema";
+import { invites } from "../src/db/schema";
+import { requireSecret } from "../src/env";
+import type { AppEnv } from "../src/http/app-env";
+import { requestLogLine, type RequestLogLine } from "../src/http/request-log";
+import { loadKeyRing } from "../src/security/jwt";
+import { hashPassword } from "../src/security/passwords";
+import { decodeBase64 } from "../src/security/encoding";
+import { loadTokenKeyring } from "../src/security/tokens";
 
-/**
- * Support for `npm run bench` (bench/run.mjs), active only when the BENCH_MODE var is "1". Production
- * never sets it: without it these routes answer the ordinary 404 and the meter does nothing.
- */
-export const isBenchMode = (env: Env): boolean => env.BENCH_MODE === "1";
+/** console.log as it was before the profile silenced it (null while it is not silenced). */
+let loudConsoleLog: typeof console.log | null = null;
+
+/** Mean µs per call of `fn` over `n` calls (after a warm-up of n/10), in this isolate. */
+async function microseconds(n: number, fn: () => unknown): Promise<number> {
+  for (let i = 0; i < Math.max(1, n / 10); i++) await fn();
+  const started = performance.now();
+  for (let i = 0; i < n; i++) await fn();
+  return ((performance.now() - started) * 1000) / n;
+}
 
 const BENCH_PASSWORD = "correct horse battery staple";
 
@@ -18,14 +34,68 @@ const BENCH_PASSWORD = "correct horse battery staple";
  * Plain Hono routes on purpose: they must not appear in the OpenAPI document.
  */
 export const benchRoutes = new Hono<AppEnv>()
-  .all("/__bench/floor", (c) => (isBenchMode(c.env) ? c.json({ ok: true }) : c.notFound()))
+  .all("/__bench/floor", (c) => c.json({ ok: true }))
   .all("/__bench/pbkdf2", async (c) => {
-    if (!isBenchMode(c.env)) return c.notFound();
     const hash = await hashPassword(BENCH_PASSWORD, c.env.PASSWORD_PEPPER);
     return c.json({ ok: true, length: hash.length });
   })
+  // The profile's slices run quiet: locally console.log blocks on wrangler dev's log pipe, which no
+  // deployed Worker does, and would bury the Worker's own CPU. The timed runs keep logging.
+  .post("/__bench/console", (c) => {
+    const quiet = c.req.query("quiet") === "1";
+    if (quiet && loudConsoleLog === null) {
+      loudConsoleLog = console.log;
+      console.log = () => {};
+    } else if (!quiet && loudConsoleLog !== null) {
+      console.log = loudConsoleLog;
+      loudConsoleLog = null;
+    }
+    return c.json({ quiet: loudConsoleLog !== null });
+  })
+  // Each CPU lever of issue 16, before and after, measured side by side in this isolate (µs per call).
+  .get("/__bench/levers", async (c) => {
+    const n = Math.min(Number(c.req.query("n") ?? 2000) || 2000, 100_000);
+    const line: RequestLogLine = { method: "GET", route: "/api/v1/invites", status: 200, durationMs: 3.2, requestId: crypto.randomUUID(), tenantId: crypto.randomUUID() };
+    const jwk = requireSecret(c.env, "JWT_PRIVATE_KEY");
+    const aesKey = requireSecret(c.env, "INVITE_TOKEN_KEY");
+    const tenantId = crypto.randomUUID();
+    const pageQuery = (db: ReturnType<typeof database>) => {
+      const ids = db.select({ id: invites.id }).from(invites).where(eq(invites.tenantId, tenantId)).orderBy(desc(invites.id)).limit(20).offset(0);
+      return db.select().from(invites).where(and(eq(invites.tenantId, tenantId), inArray(invites.id, ids))).orderBy(desc(invites.id)).toSQL();
+    };
+    const levers = {
+      requestLogLine: {
+        before: await microseconds(n, () => JSON.stringify({ msg: "request", ...line })),
+        after: await microseconds(n, () => requestLogLine(line)),
+      },
+      jwtKeyRing: {
+        before: await microseconds(Math.ceil(n / 10), async () => {
+          const parsed = JSON.parse(jwk);
+          const { d: _d, ...publicJwk } = parsed;
+          await importJWK(parsed, "EdDSA");
+          await importJWK(publicJwk, "EdDSA");
+        }),
+        after: await microseconds(n, () => loadKeyRing(jwk, c.env.JWT_PREVIOUS_PUBLIC_KEYS)),
+      },
+      aesKey: {
+        before: await microseconds(Math.ceil(n / 10), () => crypto.subtle.importKey("raw", decodeBase64(aesKey), { name: "AES-GCM" }, false, ["encrypt", "decrypt"])),
+        after: await microseconds(n, () => loadTokenKeyring(aesKey, c.env.INVITE_TOKEN_PREVIOUS_KEYS)),
+      },
+      drizzleInstance: {
+        before: await microseconds(n, () => drizzle(c.env.DB, { schema })),
+        after: await microseconds(n, () => database(c.env.DB)),
+      },
+      listQueryBuilding: {
+        before: await microseconds(n, () => {
+          const query = pageQuery(database(c.env.DB));
+          return c.env.DB.prepare(query.sql).bind(...query.params);
+        }),
+        after: await microseconds(n, () => c.env.DB.prepare(LIST_PAGE_SQL).bind(tenantId, 20, 0)),
+      },
+    };
+    return c.json(Object.fromEntries(Object.entries(levers).map(([name, { before, after }]) => [name, { beforeUs: before, afterUs: after, ratio: after / before }])));
+  })
   .all("/__bench/limiter-rows", async (c) => {
-    if (!isBenchMode(c.env)) return c.notFound();
     const db = c.env.DB;
     const inWindow = Math.min(Number(c.req.query("inWindow") ?? 5) || 0, 1000);
     const windowMs = 60 * 60 * 1000;
@@ -48,6 +118,10 @@ export const benchRoutes = new Hono<AppEnv>()
     await db.prepare(`DELETE FROM ${LIMITER_TABLE} WHERE policy IN (?, ?)`).bind(fresh, returning).run();
     return c.json(result);
   });
+
+/** A hand-written page query of the same shape, prepared but not run: the floor for query building. */
+const LIST_PAGE_SQL =
+  "SELECT * FROM invites WHERE tenant_id = ?1 AND id IN (SELECT id FROM invites WHERE tenant_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3) ORDER BY id DESC";
 
 /**
  * The rate limiter's per-call statements (src/rate-limit/rate-limiter.ts, decide()) on a scratch D1 table.
@@ -85,12 +159,14 @@ export interface StatementCost {
 
 export interface RequestCost {
   statements: StatementCost[];
+  /** round trips to D1: each run/all/first/raw and each batch (however many statements it holds) is one */
+  d1Calls: number;
   durableObjectRequests: number;
 }
 
 export const BENCH_COST_HEADER = "X-Bench-Cost";
 
-function meteredD1(db: D1Database, cost: RequestCost): D1Database {
+export function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   const unwrapped = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<D1PreparedStatement, string>();
   const record = (sql: string, meta: D1Meta) =>
@@ -98,6 +174,7 @@ function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
     const sql = query.replace(/\s+/g, " ").trim().slice(0, 72);
     const all = async <T>() => {
+      cost.d1Calls += 1;
       const result = await statement.all<T>();
       record(sql, result.meta);
       return result;
@@ -107,6 +184,7 @@ function meteredD1(db: D1Database, cost: RequestCost): D1Database {
       bind: (...values: unknown[]) => wrap(statement.bind(...values), query),
       all,
       run: async <T>() => {
+        cost.d1Calls += 1;
         const result = await statement.run<T>();
         record(sql, result.meta);
         return result;
@@ -129,6 +207,7 @@ function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   const batch =
     (target: Pick<D1Database, "batch">) =>
     async <T>(statements: D1PreparedStatement[]) => {
+      cost.d1Calls += 1;
       const results = await target.batch<T>(statements.map((statement) => unwrapped.get(statement) ?? statement));
       results.forEach((result, i) => record(sqlOf.get(statements[i] as D1PreparedStatement) ?? "?", result.meta));
       return results;
@@ -149,7 +228,7 @@ function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   return metered as unknown as D1Database;
 }
 
-function meteredNamespace<T extends object>(namespace: T, cost: RequestCost): T {
+export function meteredNamespace<T extends object>(namespace: T, cost: RequestCost): T {
   const meteredStub = (stub: object) =>
     new Proxy(stub, {
       get(target, property) {
@@ -174,15 +253,3 @@ function meteredNamespace<T extends object>(namespace: T, cost: RequestCost): T 
   });
 }
 
-/**
- * In bench mode, a request sent with `X-Bench-Cost: 1` runs against metered bindings and gets back the
- * D1 `meta` of every statement it ran and the number of Durable Object calls, as JSON in the same header.
- * It is a probe for the cost model, not for timing: load runs never send the header.
- */
-export const benchCostMeter: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!isBenchMode(c.env) || c.req.header(BENCH_COST_HEADER) !== "1") return next();
-  const cost: RequestCost = { statements: [], durableObjectRequests: 0 };
-  c.env = { ...c.env, DB: meteredD1(c.env.DB, cost), RATE_LIMITER: meteredNamespace(c.env.RATE_LIMITER, cost) };
-  await next();
-  c.res.headers.set(BENCH_COST_HEADER, JSON.stringify(cost));
-};

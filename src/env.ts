@@ -22,6 +22,8 @@ export interface Env {
   LOGIN_SUCCESSES_PER_HOUR_PER_IP?: string;
   REFRESH_LIMIT_PER_HOUR?: string;
   INVITE_CREATE_LIMIT_PER_HOUR?: string;
+  /** seconds after a refresh in which re-presenting the spent token is a benign retry ("0": strict) */
+  REFRESH_REUSE_GRACE_SECONDS?: string;
   /** comma-separated shared secrets of backend-for-frontend proxies allowed to forward X-Client-IP */
   TRUSTED_PROXY_SECRETS?: string;
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
@@ -49,6 +51,8 @@ export interface Config {
   issuer: string;
   audience: string;
   limits: Limits;
+  /** a spent refresh token presented again within this many ms is refused without revoking its family */
+  refreshReuseGraceMs: number;
   trustedProxySecrets: string[];
   corsOrigins: string[];
 }
@@ -65,6 +69,10 @@ function positiveInt(env: Env, name: keyof Env, fallback: number): number {
     throw new ConfigError(`Configuration var ${name} must be a positive integer, got "${String(raw)}"`);
   }
   return value;
+}
+
+function nonNegativeInt(env: Env, name: keyof Env, fallback: number): number {
+  return env[name] === "0" ? 0 : positiveInt(env, name, fallback);
 }
 
 const MIN_SHARED_SECRET_LENGTH = 32;
@@ -104,6 +112,7 @@ export function loadConfig(env: Env): Config {
     config = {
       issuer: env.JWT_ISSUER || "edge-invites",
       audience: env.JWT_AUDIENCE || "edge-invites-api",
+      refreshReuseGraceMs: nonNegativeInt(env, "REFRESH_REUSE_GRACE_SECONDS", 10) * 1000,
       limits: {
         registerPerHour: positiveInt(env, "REGISTER_LIMIT_PER_HOUR", 10),
         tenantSignupPerHour: positiveInt(env, "TENANT_SIGNUP_LIMIT_PER_HOUR", 5),

@@ -1,10 +1,22 @@
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../src/http/errors";
 import { refreshSession } from "../../src/features/auth/service";
 import { sha256Hex } from "../../src/security/tokens";
 import { call, expectError, login, newMember, newTenant, PASSWORD } from "../helpers";
+
+const GRACE_MS = Number(env.REFRESH_REUSE_GRACE_SECONDS) * 1000;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the clock (shared by the Worker and D1 writes' timestamps) past the benign-retry window. */
+function afterGrace() {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() + GRACE_MS);
+}
 
 const refresh = (refreshToken: unknown) => call("POST", "/api/v1/auth/refresh", { body: { refreshToken } });
 const logout = (refreshToken: unknown) => call("POST", "/api/v1/auth/logout", { body: { refreshToken } });
@@ -73,7 +85,8 @@ describe("POST /api/v1/auth/refresh", () => {
     expect(second.status).toBe(200);
     const newest = second.body.refreshToken;
 
-    // an attacker replays the original (spent) token
+    // an attacker replays the original (spent) token, later than a retry would come
+    afterGrace();
     expectError(await refresh(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
     const rows = await family((await tokenRow(newest)).family_id);
     expect(rows).toHaveLength(3);
@@ -85,8 +98,11 @@ describe("POST /api/v1/auth/refresh", () => {
   it("reuse revokes only that family: the user's other sessions keep working", async () => {
     const owner = await newTenant();
     const otherDevice = await login(owner.email);
-    expect((await refresh(owner.refreshToken)).status).toBe(200);
+    const rotated = await refresh(owner.refreshToken);
+    expect(rotated.status).toBe(200);
+    afterGrace();
     expectError(await refresh(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    expectError(await refresh(rotated.body.refreshToken), 401, "INVALID_REFRESH_TOKEN");
     expect((await refresh(otherDevice.refreshToken)).status).toBe(200);
   });
 
@@ -100,9 +116,56 @@ describe("POST /api/v1/auth/refresh", () => {
     // the original and exactly one successor
     expect(rows).toHaveLength(2);
     expect(rows.filter((row) => row.spent_at !== null)).toHaveLength(1);
-    // the losers presented a spent token: that is reuse, so the winner's successor is revoked too
+    // the losers presented a token spent moments ago (tabs racing): a benign retry, so the session lives on
     const winner = responses.find((r) => r.status === 200)!;
-    expectError(await refresh(winner.body.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    expect(rows.every((row) => row.revoked_at === null)).toBe(true);
+    expect((await refresh(winner.body.refreshToken)).status).toBe(200);
+  });
+
+  it(`two tabs refreshing at once do not sign the user out: both sides of the ${GRACE_MS / 1000}-second grace window`, async () => {
+    expect(GRACE_MS).toBe(10_000);
+    const owner = await newTenant();
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    const [tabA, tabB] = await Promise.all([refresh(owner.refreshToken), refresh(owner.refreshToken)]);
+    expect([tabA.status, tabB.status].sort()).toEqual([200, 401]);
+    const winner = tabA.status === 200 ? tabA : tabB;
+    expectError(tabA.status === 200 ? tabB : tabA, 401, "INVALID_REFRESH_TOKEN");
+
+    // a retry of the spent token just inside the window: 401, and the winner's token still works
+    vi.setSystemTime(start + GRACE_MS - 1);
+    expectError(await refresh(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    expect((await family((await tokenRow(owner.refreshToken)).family_id)).every((row) => row.revoked_at === null)).toBe(true);
+    const next = await refresh(winner.body.refreshToken);
+    expect(next.status, next.text).toBe(200);
+
+    // the window counts from when the token was spent: at its end, the same replay is reuse
+    vi.setSystemTime(start + GRACE_MS);
+    expectError(await refresh(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    const rows = await family((await tokenRow(owner.refreshToken)).family_id);
+    expect(rows).toHaveLength(3);
+    expect(rows.every((row) => row.revoked_at !== null)).toBe(true);
+    expectError(await refresh(next.body.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+  });
+
+  it("a retry inside the window never mints: the spent token stays spent and only one successor exists", async () => {
+    const owner = await newTenant();
+    const rotated = await refresh(owner.refreshToken);
+    expect(rotated.status).toBe(200);
+    for (let i = 0; i < 3; i++) expectError(await refresh(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    const rows = await family((await tokenRow(owner.refreshToken)).family_id);
+    expect(rows).toHaveLength(2);
+    expect(rows.every((row) => row.revoked_at === null)).toBe(true);
+  });
+
+  it("REFRESH_REUSE_GRACE_SECONDS = 0 restores strict reuse detection", async () => {
+    const owner = await newTenant();
+    const strict = (refreshToken: string) => call("POST", "/api/v1/auth/refresh", { body: { refreshToken }, vars: { REFRESH_REUSE_GRACE_SECONDS: "0" } });
+    const rotated = await strict(owner.refreshToken);
+    expect(rotated.status).toBe(200);
+    expectError(await strict(owner.refreshToken), 401, "INVALID_REFRESH_TOKEN");
+    expectError(await strict(rotated.body.refreshToken), 401, "INVALID_REFRESH_TOKEN");
   });
 
   it("exactly one winner even when every racer reads before anyone writes (service called in lockstep)", async () => {

@@ -95,7 +95,9 @@ async function revokeFamilyOf(env: Env, tokenHash: string, now: number): Promise
  * Rotation with reuse detection. One D1 batch (a transaction) inserts the successor and spends the
  * presented token, both conditional on it being live and its user active: under any concurrency
  * exactly one caller mints a pair. A token that was already spent is evidence that it leaked, so
- * its whole family is revoked, including the successor a legitimate client may be holding.
+ * its whole family is revoked, including the successor a legitimate client may be holding — unless
+ * it was spent less than REFRESH_REUSE_GRACE_SECONDS ago (two tabs refreshing at once): then only
+ * this request is refused.
  * `beforeRotate` sees the token's family before anything is written (the per-session rate limit):
  * unknown tokens never reach it.
  */
@@ -135,8 +137,15 @@ export async function refreshSession(env: Env, presented: string, beforeRotate?:
       .where(eq(refreshTokens.tokenHash, presentedHash))
       .limit(1);
     if (known?.spentAt != null) {
-      await revokeFamilyOf(env, presentedHash, now);
-      console.warn(JSON.stringify({ msg: "refresh token reuse: family revoked", userId: known.userId, familyId: known.familyId }));
+      // Spent moments ago: another tab (or a retried request) of the same client won the race. That
+      // one 401 leaves the family alone, so the winner's new token keeps the session; later reuse is
+      // evidence of a stolen token and ends the family.
+      if (now - known.spentAt < loadConfig(env).refreshReuseGraceMs) {
+        console.info(JSON.stringify({ msg: "refresh token retried within grace: family kept", userId: known.userId, familyId: known.familyId }));
+      } else {
+        await revokeFamilyOf(env, presentedHash, now);
+        console.warn(JSON.stringify({ msg: "refresh token reuse: family revoked", userId: known.userId, familyId: known.familyId }));
+      }
     }
     throw invalidRefreshToken();
   }

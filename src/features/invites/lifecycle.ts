@@ -71,7 +71,7 @@ async function requireTenantInvite(env: Env, tenantId: string, id: string): Prom
 }
 
 export async function getInvite(env: Env, caller: Caller, id: string): Promise<InviteView> {
-  return toInviteView(env, await requireTenantInvite(env, caller.tenantId, id));
+  return toInviteView(env, await requireTenantInvite(env, caller.tenantId, id), caller.role);
 }
 
 /**
@@ -155,7 +155,7 @@ export async function renewInvite(env: Env, caller: Caller, id: string, validity
       ),
     )
     .returning();
-  if (renewed) return { ...(await toInviteView(env, renewed, now)), token };
+  if (renewed) return { ...(await toInviteView(env, renewed, caller.role, now)), token };
 
   // Refused: report what stands in the way now.
   const current = await findTenantInvite(env, caller.tenantId, invite.id);

@@ -25,8 +25,10 @@ export const InviteSchema = z
       .openapi({
         example: "inv_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8",
         description:
-          "The invite's secret token (compose the registration link from it). Always present in create and renew responses; " +
-          "null when the stored ciphertext can no longer be decrypted (encrypted under a key that was removed, or damaged): renew the invite for a new token.",
+          "The invite's secret token (compose the registration link from it). Always present in create and renew responses. " +
+          "null in two cases: the invite grants Admin and the caller is not an Owner (only an Owner may grant Admin, so only an " +
+          "Owner sees such a link: an Admin holding it could register a second Admin account for themselves); or the stored " +
+          "ciphertext can no longer be decrypted (encrypted under a key that was removed, or damaged): renew the invite for a new token.",
       }),
     targetRole: z.enum(INVITE_ROLES),
     expiresAt: ISO,
@@ -224,7 +226,7 @@ export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   })
   .openapi(listInvitesRoute, async (c) => {
     const query = c.req.valid("query");
-    const page = await listInvites(c.env, c.get("caller").tenantId, {
+    const page = await listInvites(c.env, c.get("caller"), {
       page: query.Pg,
       perPage: query.Qt,
       sortField: resolveSortField(query.CpOrd, INVITE_SORT_FIELDS),

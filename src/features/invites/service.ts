@@ -116,12 +116,17 @@ async function openInviteToken(ring: TokenKeyring, invite: InviteRow): Promise<s
   }
 }
 
-export async function toInviteView(env: Env, invite: InviteRow, now = Date.now()): Promise<InviteView> {
+/**
+ * The invite as `viewerRole` may see it. The token is shown only to those who may grant the invite's
+ * role: an Admin reading an Owner's Admin invite gets `token: null`, or they could redeem it and mint
+ * a second Admin (an account that outlives their own deactivation).
+ */
+export async function toInviteView(env: Env, invite: InviteRow, viewerRole: Role, now = Date.now()): Promise<InviteView> {
   const ring = await inviteKeyring(env);
   return {
     id: invite.id,
     tenantId: invite.tenantId,
-    token: await openInviteToken(ring, invite),
+    token: mayAssign(viewerRole, invite.targetRole) ? await openInviteToken(ring, invite) : null,
     targetRole: invite.targetRole,
     expiresAt: iso(invite.expiresAt),
     usedAt: isoOrNull(invite.usedAt),
@@ -135,8 +140,10 @@ export async function toInviteView(env: Env, invite: InviteRow, now = Date.now()
 }
 
 /** Only an Owner grants Admin; nobody is ever invited as Owner (rejected by the request schema). */
+export const mayAssign = (callerRole: Role, targetRole: InviteRole): boolean => targetRole !== "Admin" || callerRole === "Owner";
+
 export function assertMayAssign(callerRole: Role, targetRole: InviteRole): void {
-  if (targetRole === "Admin" && callerRole !== "Owner") {
+  if (!mayAssign(callerRole, targetRole)) {
     throw new ApiError(403, "ROLE_NOT_ASSIGNABLE", "Only an Owner can invite an Admin");
   }
 }
@@ -188,7 +195,7 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
       throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
     }
   }
-  return { ...(await toInviteView(env, row, now)), token };
+  return { ...(await toInviteView(env, row, caller.role, now)), token };
 }
 
 export interface InviteListQuery {
@@ -199,7 +206,8 @@ export interface InviteListQuery {
   status?: InviteStatus | undefined;
 }
 
-export async function listInvites(env: Env, tenantId: string, query: InviteListQuery): Promise<Page<InviteView>> {
+export async function listInvites(env: Env, caller: Pick<Caller, "tenantId" | "role">, query: InviteListQuery): Promise<Page<InviteView>> {
+  const { tenantId } = caller;
   const db = database(env.DB);
   const now = Date.now();
   const where = and(eq(invites.tenantId, tenantId), query.status ? statusCondition(query.status, now) : undefined);
@@ -231,7 +239,7 @@ export async function listInvites(env: Env, tenantId: string, query: InviteListQ
   ]);
   return {
     total: counted?.total ?? 0,
-    items: await Promise.all(rows.map((row) => toInviteView(env, row, now))),
+    items: await Promise.all(rows.map((row) => toInviteView(env, row, caller.role, now))),
   };
 }
 

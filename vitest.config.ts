@@ -12,6 +12,8 @@ export default defineConfig(async () => {
         miniflare: {
           // Fresh secrets every run: tests never depend on a committed key.
           bindings: { ...generateSecrets(), TEST_MIGRATIONS: migrations },
+          // An empty database for test/upgrade.test.ts, which migrates a previous release's rows in place.
+          d1Databases: ["UPGRADE_DB"],
         },
       }),
     ],

@@ -2,7 +2,7 @@
  * Guarantee: a copy of the database alone reveals no credential. vitest-pool-workers gives every
  * test file its own storage, so "after the whole suite" is this file: it drives every write path
  * the API has (sign-up, login — failed too —, refresh, logout, invite create/renew/revoke,
- * register, users PATCH), then dumps every D1 table and looks for every secret it handled.
+ * register, accept, switch-tenant, users PATCH/DELETE, leave), then dumps every D1 table and looks for every secret it handled.
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -87,12 +87,37 @@ describe("guarantee: secrets at rest", () => {
       exercised.push("PATCH /api/v1/users/:id");
     }
 
+    // accept + switch-tenant + remove + leave: an Owner of another tenant joins this one
+    if (has("POST /api/v1/invites/:token/accept")) {
+      const other = await newTenant("at-rest-other");
+      passwords.push(other.password);
+      refreshTokens.push(other.refreshToken);
+      accessTokens.push(other.token);
+      const joinable = await createInvite(owner.token, { role: "Developer" });
+      inviteTokens.push(joinable.token);
+      const accepted = await call("POST", `/api/v1/invites/${joinable.token}/accept`, { token: other.token });
+      expect(accepted.status, accepted.text).toBe(201);
+      exercised.push("POST /api/v1/invites/:token/accept");
+      const switched = await call("POST", "/api/v1/auth/switch-tenant", { token: other.token, body: { tenantId: owner.tenantId } });
+      expect(switched.status, switched.text).toBe(200);
+      refreshTokens.push(switched.body.refreshToken);
+      accessTokens.push(switched.body.accessToken);
+      exercised.push("POST /api/v1/auth/switch-tenant");
+      expect((await call("DELETE", "/api/v1/users/me", { token: switched.body.accessToken })).status).toBe(204);
+      exercised.push("DELETE /api/v1/users/me");
+      const again = await createInvite(owner.token, { role: "Viewer" });
+      inviteTokens.push(again.token);
+      expect((await call("POST", `/api/v1/invites/${again.token}/accept`, { token: other.token })).status).toBe(201);
+      expect((await call("DELETE", `/api/v1/users/${other.userId}`, { token: owner.token })).status).toBe(204);
+      exercised.push("DELETE /api/v1/users/:id");
+    }
+
     // Every route that answers 2xx to a write is listed above, so a new writing route shows up here.
     const writeRoutes = apiRoutes().filter((route) => route.method !== "GET").map(routeKey);
     expect(writeRoutes.filter((route) => !exercised.includes(route)), "write routes this test does not exercise yet").toEqual([]);
 
     const dump = await dumpDatabase();
-    expect(dump.tables).toEqual(expect.arrayContaining(["tenants", "users", "invites", "refresh_tokens"]));
+    expect(dump.tables).toEqual(expect.arrayContaining(["tenants", "accounts", "memberships", "invites", "refresh_tokens"]));
     const secrets = [...passwords, ...inviteTokens, ...refreshTokens, ...accessTokens];
     for (const secret of secrets) {
       for (const form of forms(secret)) expect(dump.text.includes(form), `plaintext secret in the dump: ${form.slice(0, 10)}…`).toBe(false);
@@ -109,7 +134,7 @@ describe("guarantee: secrets at rest", () => {
       expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
       expect(row.token_ciphertext).not.toMatch(/^inv_/);
     }
-    const { results: users } = await env.DB.prepare("SELECT password_hash FROM users").all<{ password_hash: string }>();
+    const { results: users } = await env.DB.prepare("SELECT password_hash FROM accounts").all<{ password_hash: string }>();
     expect(users.length).toBeGreaterThanOrEqual(3);
     for (const { password_hash } of users) {
       const match = /^\$pbkdf2-sha256\$i=(\d+),l=32\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/.exec(password_hash);

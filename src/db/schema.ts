@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Timestamps are stored as epoch milliseconds and served as ISO-8601 strings. */
 const epochMs = (name: string) => integer(name, { mode: "number" });
@@ -24,28 +24,55 @@ export const tenants = sqliteTable(
   (t) => [uniqueIndex("tenants_name_normalized_uq").on(t.nameNormalized)],
 );
 
-export const users = sqliteTable(
-  "users",
+/** An identity: one per person, whatever tenants they belong to. The id is the JWT `sub`. */
+export const accounts = sqliteTable(
+  "accounts",
   {
     id: text("id").primaryKey(),
-    /** no foreign key: a deleted tenant leaves its rows answering 404 TENANT_NOT_FOUND until purged */
-    tenantId: text("tenant_id").notNull(),
     /** normalized (trimmed, lower-cased): emails are unique across the platform */
     email: text("email").notNull(),
     passwordHash: text("password_hash").notNull(),
+    /** when the account proved it holds its mailbox (issue 13); null until then */
+    emailVerifiedAt: epochMs("email_verified_at"),
+    /** the tenant of the last login or switch: where a login without `tenantId` lands */
+    lastTenantId: text("last_tenant_id"),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("accounts_email_uq").on(t.email)],
+);
+
+/**
+ * An account's place in one tenant: what the seed calls a User (the member view). Authority
+ * (role, status) lives here, per tenant.
+ */
+export const memberships = sqliteTable(
+  "memberships",
+  {
+    /** no foreign key: a deleted tenant leaves its rows answering 404 TENANT_NOT_FOUND until purged */
+    tenantId: text("tenant_id").notNull(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    /**
+     * The account's email, copied so the users list sorts by email from a (tenant_id, email) index;
+     * a trigger (drizzle/0004) keeps it equal to accounts.email.
+     */
+    email: text("email").notNull(),
     role: text("role", { enum: ROLES }).notNull(),
     status: text("status", { enum: USER_STATUSES }).notNull().default("Active"),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },
   (t) => [
-    uniqueIndex("users_email_uq").on(t.email),
-    index("users_tenant_id_idx").on(t.tenantId, t.id),
-    index("users_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
-    index("users_tenant_updated_idx").on(t.tenantId, t.updatedAt, t.id),
-    index("users_tenant_email_idx").on(t.tenantId, t.email),
-    index("users_tenant_role_idx").on(t.tenantId, t.role, t.id),
-    index("users_tenant_status_idx").on(t.tenantId, t.status, t.id),
+    // Also the users list's `id` sort (the member view's id is the account id).
+    primaryKey({ columns: [t.tenantId, t.accountId] }),
+    index("memberships_account_idx").on(t.accountId),
+    index("memberships_tenant_created_idx").on(t.tenantId, t.createdAt, t.accountId),
+    index("memberships_tenant_updated_idx").on(t.tenantId, t.updatedAt, t.accountId),
+    index("memberships_tenant_email_idx").on(t.tenantId, t.email),
+    index("memberships_tenant_role_idx").on(t.tenantId, t.role, t.accountId),
+    index("memberships_tenant_status_idx").on(t.tenantId, t.status, t.accountId),
   ],
 );
 
@@ -93,9 +120,11 @@ export const refreshTokens = sqliteTable(
   "refresh_tokens",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id")
+    accountId: text("account_id")
       .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    /** a refresh token belongs to one (account, tenant) session */
+    tenantId: text("tenant_id").notNull(),
     /** every token minted by refreshing descends from one login: reuse revokes the family */
     familyId: text("family_id").notNull(),
     tokenHash: text("token_hash").notNull(),
@@ -107,12 +136,13 @@ export const refreshTokens = sqliteTable(
   (t) => [
     uniqueIndex("refresh_tokens_hash_uq").on(t.tokenHash),
     index("refresh_tokens_family_idx").on(t.familyId),
-    index("refresh_tokens_user_idx").on(t.userId),
+    index("refresh_tokens_session_idx").on(t.accountId, t.tenantId),
     index("refresh_tokens_expires_idx").on(t.expiresAt),
   ],
 );
 
 export type TenantRow = typeof tenants.$inferSelect;
-export type UserRow = typeof users.$inferSelect;
+export type AccountRow = typeof accounts.$inferSelect;
+export type MembershipRow = typeof memberships.$inferSelect;
 export type InviteRow = typeof invites.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;

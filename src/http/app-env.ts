@@ -3,7 +3,9 @@ import type { Role, UserStatus } from "../db/schema";
 
 /** Who is calling, as read from D1 on this request (never from token claims). */
 export interface Caller {
+  /** the account id (the JWT `sub`) */
   userId: string;
+  /** the tenant of this session; role and status are the account's membership there */
   tenantId: string;
   email: string;
   role: Role;

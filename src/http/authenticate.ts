@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Role } from "../db/schema";
-import { tenants, users } from "../db/schema";
+import { accounts, memberships, tenants } from "../db/schema";
 import { database } from "../db/client";
 import { primaryOf } from "./d1-sessions";
 import { loadConfig, requireSecret } from "../env";
@@ -13,7 +13,8 @@ const BEARER = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)\s*$/i
 
 /**
  * Verifies the access token (pinned alg, iss, aud, typ, required claims) and loads the
- * caller's role and status from D1: the token carries identity, the database carries authority.
+ * caller's membership of the token's tenant from D1: the token carries identity (account, tenant),
+ * the database carries authority. A removed or inactive membership is 401 on its very next request.
  */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
@@ -29,18 +30,19 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   // Authority is read on the primary even when the rest of a GET may be served by a replica.
   const [row] = await database(primaryOf(c.env.DB))
     .select({
-      userId: users.id,
-      tenantId: users.tenantId,
-      email: users.email,
-      role: users.role,
-      status: users.status,
+      userId: memberships.accountId,
+      tenantId: memberships.tenantId,
+      email: accounts.email,
+      role: memberships.role,
+      status: memberships.status,
       tenantName: tenants.name,
     })
-    .from(users)
-    .leftJoin(tenants, eq(tenants.id, users.tenantId))
-    .where(eq(users.id, claims.userId))
+    .from(memberships)
+    .innerJoin(accounts, eq(accounts.id, memberships.accountId))
+    .leftJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .where(and(eq(memberships.accountId, claims.userId), eq(memberships.tenantId, claims.tenantId)))
     .limit(1);
-  if (!row || row.status !== "Active" || row.tenantId !== claims.tenantId) throw unauthorized();
+  if (!row || row.status !== "Active") throw unauthorized();
   c.set("caller", {
     userId: row.userId,
     tenantId: row.tenantId,
@@ -61,6 +63,9 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/** Routes open to every active member of a tenant that still exists. */
+export const anyMember = [authenticate, requireRole("Owner", "Admin", "Developer", "Viewer")] as const;
 
 /** Tenant management routes: a verified caller who is an Owner or Admin of a tenant that still exists. */
 export const ownerOrAdmin = [authenticate, requireRole("Owner", "Admin")] as const;

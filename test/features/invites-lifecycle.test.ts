@@ -14,7 +14,7 @@ const expire = (inviteId: string) => setExpiry(inviteId, Date.now() - 1000);
 
 async function setUser(userId: string, fields: { role?: string; status?: string }) {
   const [column, value] = Object.entries(fields)[0]!;
-  const result = await env.DB.prepare(`UPDATE users SET ${column} = ? WHERE id = ?`).bind(value, userId).run();
+  const result = await env.DB.prepare(`UPDATE memberships SET ${column} = ? WHERE account_id = ?`).bind(value, userId).run();
   expect(result.meta.changes).toBe(1);
 }
 
@@ -235,7 +235,7 @@ describe("DELETE /api/v1/invites/{id} (revoke)", () => {
         expect(outcome.registered).toBe(409);
         expect(outcome.registeredCode).toBe("INVITE_REVOKED");
         expect(status).toBe("Revoked");
-        const user = await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(outcome.email).first();
+        const user = await env.DB.prepare("SELECT id FROM accounts WHERE email = ?").bind(outcome.email).first();
         expect(user).toBeNull();
       }
     }
@@ -493,7 +493,7 @@ describe("authority re-checked at redemption", () => {
     await setUser(owner.userId, { role: "Admin" });
     const email = uniqueEmail("admin");
     expectError(await register(created.token, email), 409, "INVITE_AUTHORITY_LAPSED");
-    expect(await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first()).toBeNull();
+    expect(await env.DB.prepare("SELECT id FROM accounts WHERE email = ?").bind(email).first()).toBeNull();
     expect(await statusOf(owner, created.id)).toBe("Pending");
     await setUser(owner.userId, { role: "Owner" });
     const registered = await register(created.token, email);

@@ -244,7 +244,7 @@ describe("POST /api/v1/invites/{token}/register", () => {
     expect(results.find((r) => r.status === 409)!.body.code).toBe("EMAIL_TAKEN");
     const statuses = (await call("GET", "/api/v1/invites?CpOrd=status&TpOrd=asc", { token: owner.token })).body.items.map((i: any) => i.status);
     expect(statuses).toEqual(["Pending", "Used"]);
-    const { count } = (await env.DB.prepare("SELECT COUNT(*) AS count FROM users WHERE email = ?").bind(email).first<{ count: number }>())!;
+    const { count } = (await env.DB.prepare("SELECT COUNT(*) AS count FROM accounts WHERE email = ?").bind(email).first<{ count: number }>())!;
     expect(count).toBe(1);
   });
 
@@ -257,7 +257,7 @@ describe("POST /api/v1/invites/{token}/register", () => {
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(19);
     for (const r of responses.filter((r) => r.status === 409)) expect(r.body.code).toBe("INVITE_USED");
-    const { count } = (await env.DB.prepare("SELECT COUNT(*) AS count FROM users WHERE tenant_id = ?").bind(owner.tenantId).first<{ count: number }>())!;
+    const { count } = (await env.DB.prepare("SELECT COUNT(*) AS count FROM memberships WHERE tenant_id = ?").bind(owner.tenantId).first<{ count: number }>())!;
     expect(count).toBe(2); // the Owner and the one winner
     const row = await env.DB.prepare("SELECT used_by FROM invites WHERE id = ?").bind(invite.id).first<{ used_by: string }>();
     expect(row?.used_by).toBe(responses.find((r) => r.status === 201)!.body.id);

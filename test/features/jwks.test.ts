@@ -138,8 +138,10 @@ describe("OpenAPI document", () => {
     expect(doc.paths["/api/v1/auth/refresh"].post.responses).toHaveProperty("401");
     expect(doc.paths["/api/v1/auth/logout"].post.responses).toHaveProperty("204");
     expect(Object.keys(doc.paths["/api/v1/users"])).toEqual(["get"]);
-    expect(Object.keys(doc.paths["/api/v1/users/me"])).toEqual(["get"]);
-    expect(Object.keys(doc.paths["/api/v1/users/{id}"]).sort()).toEqual(["get", "patch"]);
+    expect(Object.keys(doc.paths["/api/v1/users/me"]).sort()).toEqual(["delete", "get"]);
+    expect(Object.keys(doc.paths["/api/v1/users/me/tenants"])).toEqual(["get"]);
+    expect(Object.keys(doc.paths["/api/v1/users/{id}"]).sort()).toEqual(["delete", "get", "patch"]);
+    expect(Object.keys(doc.paths["/api/v1/auth/switch-tenant"])).toEqual(["post"]);
     expect(doc.components.schemas.User.required).toEqual(["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt"]);
   });
 });

@@ -24,7 +24,7 @@ describe("login hardening", () => {
   it("unknown email, wrong password and inactive user get byte-identical 401 bodies", async () => {
     const owner = await newTenant();
     const member = await newMember(owner, "Viewer");
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(member.userId).run();
     const responses = [
       await attempt(uniqueEmail("nobody"), PASSWORD),
       await attempt(owner.email, "not the password"),
@@ -127,7 +127,7 @@ describe("login hardening", () => {
     expect(expectError(refused, 429, "RATE_LIMITED").details).toMatchObject({ policy: "login-successes-email", limit: 3, windowSeconds: 3600 });
     expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThan(3500);
     // no refresh family was written for the refused login
-    const families = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE user_id = ?").bind(owner.userId).first<{ n: number }>();
+    const families = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE account_id = ?").bind(owner.userId).first<{ n: number }>();
     expect(families!.n).toBe(3);
     // a wrong password is still just wrong
     expectError(await send("wrong password"), 401, "INVALID_CREDENTIALS");
@@ -161,25 +161,25 @@ describe("login hardening", () => {
     const owner = await newTenant();
     const legacy = await hashPassword(PASSWORD, env.PASSWORD_PEPPER, 1000);
     expect(legacy).toMatch(/^\$pbkdf2-sha256\$i=1000,l=32\$/);
-    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
+    await env.DB.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
 
     expect((await attempt(owner.email, PASSWORD)).status).toBe(200);
-    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
+    const row = await env.DB.prepare("SELECT password_hash FROM accounts WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
     expect(row!.password_hash).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$i=${PBKDF2_ITERATIONS},l=32\\$`));
     expect(PBKDF2_ITERATIONS).toBe(100_000);
     expect(row!.password_hash).not.toBe(legacy);
     // the new hash verifies the same password, and is not rewritten again
     expect((await attempt(owner.email, PASSWORD)).status).toBe(200);
-    const again = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
+    const again = await env.DB.prepare("SELECT password_hash FROM accounts WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
     expect(again!.password_hash).toBe(row!.password_hash);
   });
 
   it("a wrong password against a legacy hash does not rehash", async () => {
     const owner = await newTenant();
     const legacy = await hashPassword(PASSWORD, env.PASSWORD_PEPPER, 1000);
-    await env.DB.prepare("UPDATE users SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
+    await env.DB.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
     expectError(await attempt(owner.email, "wrong password"), 401, "INVALID_CREDENTIALS");
-    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
+    const row = await env.DB.prepare("SELECT password_hash FROM accounts WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
     expect(row!.password_hash).toBe(legacy);
   });
 });

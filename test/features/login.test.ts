@@ -8,7 +8,9 @@ describe("POST /api/v1/auth/login", () => {
     const owner = await newTenant();
     const response = await call("POST", "/api/v1/auth/login", { body: { email: owner.email.toUpperCase(), password: PASSWORD } });
     expect(response.status, response.text).toBe(200);
-    expect(Object.keys(response.body)).toEqual(["accessToken", "tokenType", "expiresIn", "expiresAt", "refreshToken"]);
+    expect(Object.keys(response.body)).toEqual(["accessToken", "tokenType", "expiresIn", "expiresAt", "refreshToken", "tenantId", "tenants"]);
+    expect(response.body.tenantId).toBe(owner.tenantId);
+    expect(response.body.tenants).toEqual([{ tenantId: owner.tenantId, tenantName: owner.tenantName, role: "Owner" }]);
     expect(response.body).toMatchObject({ tokenType: "Bearer", expiresIn: 900 });
     expect(response.body.refreshToken).toMatch(/^rt_[A-Za-z0-9_-]{43}$/);
     const header = decodeProtectedHeader(response.body.accessToken);
@@ -22,7 +24,7 @@ describe("POST /api/v1/auth/login", () => {
 
   it("stores the refresh token only as a SHA-256 hash", async () => {
     const owner = await newTenant();
-    const rows = await env.DB.prepare("SELECT token_hash FROM refresh_tokens WHERE user_id = ?").bind(owner.userId).all<{ token_hash: string }>();
+    const rows = await env.DB.prepare("SELECT token_hash FROM refresh_tokens WHERE account_id = ?").bind(owner.userId).all<{ token_hash: string }>();
     expect(rows.results).toHaveLength(1);
     expect(rows.results[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(rows.results)).not.toContain(owner.refreshToken);
@@ -31,7 +33,7 @@ describe("POST /api/v1/auth/login", () => {
   it("401 INVALID_CREDENTIALS for unknown email, wrong password and inactive user alike", async () => {
     const owner = await newTenant();
     const member = await newMember(owner, "Developer");
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(member.userId).run();
     const bodies = [];
     for (const body of [
       { email: "nobody-at-all@example.test", password: PASSWORD },

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import type { Env } from "../../src/env";
 import { purgeExpired } from "../../src/features/maintenance/service";
-import { createInvite, newTenant, register } from "../helpers";
+import { createInvite, newTenant, register, type Session } from "../helpers";
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -13,13 +13,13 @@ async function setInvite(id: string, fields: { expires_at?: number; revoked_at?:
   }
 }
 
-async function insertRefreshToken(userId: string, fields: { expiresAt: number; spentAt?: number; revokedAt?: number }): Promise<string> {
+async function insertRefreshToken(session: Session, fields: { expiresAt: number; spentAt?: number; revokedAt?: number }): Promise<string> {
   const id = crypto.randomUUID();
   await env.DB.prepare(
-    `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, spent_at, revoked_at, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO refresh_tokens (id, account_id, tenant_id, family_id, token_hash, expires_at, spent_at, revoked_at, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-    .bind(id, userId, crypto.randomUUID(), crypto.randomUUID(), fields.expiresAt, fields.spentAt ?? null, fields.revokedAt ?? null, Date.now() - 8 * DAY)
+    .bind(id, session.userId, session.tenantId, crypto.randomUUID(), crypto.randomUUID(), fields.expiresAt, fields.spentAt ?? null, fields.revokedAt ?? null, Date.now() - 8 * DAY)
     .run();
   return id;
 }
@@ -57,12 +57,12 @@ describe("scheduled purge", () => {
     await setInvite(recentlyExpired.id, { expires_at: now - 29 * DAY });
     await setInvite(revokedRecently.id, { revoked_at: now - DAY });
 
-    const expired = await insertRefreshToken(owner.userId, { expiresAt: now - 1000 });
-    const expiredSpent = await insertRefreshToken(owner.userId, { expiresAt: now - DAY, spentAt: now - 2 * DAY });
-    const expiredRevoked = await insertRefreshToken(owner.userId, { expiresAt: now - DAY, revokedAt: now - 2 * DAY });
-    const spentLive = await insertRefreshToken(owner.userId, { expiresAt: now + DAY, spentAt: now - DAY });
-    const revokedLive = await insertRefreshToken(owner.userId, { expiresAt: now + DAY, revokedAt: now - DAY });
-    const live = await insertRefreshToken(owner.userId, { expiresAt: now + 6 * DAY });
+    const expired = await insertRefreshToken(owner, { expiresAt: now - 1000 });
+    const expiredSpent = await insertRefreshToken(owner, { expiresAt: now - DAY, spentAt: now - 2 * DAY });
+    const expiredRevoked = await insertRefreshToken(owner, { expiresAt: now - DAY, revokedAt: now - 2 * DAY });
+    const spentLive = await insertRefreshToken(owner, { expiresAt: now + DAY, spentAt: now - DAY });
+    const revokedLive = await insertRefreshToken(owner, { expiresAt: now + DAY, revokedAt: now - DAY });
+    const live = await insertRefreshToken(owner, { expiresAt: now + 6 * DAY });
 
     await runScheduled(now);
 
@@ -70,7 +70,7 @@ describe("scheduled purge", () => {
     expect(await existing("invites", inviteIds)).toEqual([recentlyExpired.id, revokedRecently.id, pending.id].sort());
     expect(await existing("refresh_tokens", [expired, expiredSpent, expiredRevoked, spentLive, revokedLive, live])).toEqual([spentLive, revokedLive, live].sort());
     // the user a purged invite created is untouched
-    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM users WHERE tenant_id = ?").bind(owner.tenantId).first("n")).toBe(2);
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = ?").bind(owner.tenantId).first("n")).toBe(2);
   });
 
   it("measures retention from the scheduled time", async () => {
@@ -89,7 +89,7 @@ describe("scheduled purge", () => {
     const now = Date.now();
     await purgeExpired(env, now);
     const tokens = [];
-    for (let i = 0; i < 5; i++) tokens.push(await insertRefreshToken(owner.userId, { expiresAt: now - 1000 - i }));
+    for (let i = 0; i < 5; i++) tokens.push(await insertRefreshToken(owner, { expiresAt: now - 1000 - i }));
 
     expect(await purgeExpired(env, now, { batchSize: 2, maxBatches: 2 })).toEqual({ invites: 0, refreshTokens: 4, complete: false });
     expect(await existing("refresh_tokens", tokens)).toHaveLength(1);

@@ -71,7 +71,7 @@ describe("POST /api/v1/auth/refresh", () => {
   it("the new access token carries the role stored now, not the one at login", async () => {
     const owner = await newTenant();
     const member = await newMember(owner, "Developer");
-    await env.DB.prepare("UPDATE users SET role = 'Viewer' WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("UPDATE memberships SET role = 'Viewer' WHERE account_id = ?").bind(member.userId).run();
     const response = await refresh(member.refreshToken);
     expect(response.status, response.text).toBe(200);
     expect(decodeJwt(response.body.accessToken).role).toBe("Viewer");
@@ -191,7 +191,7 @@ describe("POST /api/v1/auth/refresh", () => {
   it("401 when the user has been deactivated (even with the token left unrevoked)", async () => {
     const owner = await newTenant();
     const member = await newMember(owner, "Viewer");
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(member.userId).run();
     expectError(await refresh(member.refreshToken), 401, "INVALID_REFRESH_TOKEN");
     // refused, not spent: nothing was minted
     expect((await family((await tokenRow(member.refreshToken)).family_id))).toHaveLength(1);
@@ -200,7 +200,7 @@ describe("POST /api/v1/auth/refresh", () => {
   it("401 when the user has been deleted", async () => {
     const owner = await newTenant();
     const member = await newMember(owner, "Developer");
-    await env.DB.prepare("DELETE FROM users WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("DELETE FROM memberships WHERE account_id = ?").bind(member.userId).run();
     expectError(await refresh(member.refreshToken), 401, "INVALID_REFRESH_TOKEN");
   });
 

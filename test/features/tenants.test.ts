@@ -13,7 +13,7 @@ describe("POST /api/v1/tenants", () => {
     expect(Object.keys(response.body)).toEqual(["tenantId", "tenantName", "tenantCreatedAt", "adminUserId", "adminEmail", "adminRole", "adminCreatedAt"]);
     expect(response.body).toMatchObject({ tenantName: name, adminEmail: email.toLowerCase(), adminRole: "Owner" });
     expect(response.body.tenantCreatedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    const owner = await env.DB.prepare("SELECT role, status, tenant_id FROM users WHERE id = ?").bind(response.body.adminUserId).first();
+    const owner = await env.DB.prepare("SELECT role, status, tenant_id FROM memberships WHERE account_id = ?").bind(response.body.adminUserId).first();
     expect(owner).toEqual({ role: "Owner", status: "Active", tenant_id: response.body.tenantId });
   });
 
@@ -36,7 +36,7 @@ describe("POST /api/v1/tenants", () => {
     expect((await signup({ name, adminEmail: uniqueEmail(), adminPassword: PASSWORD })).status).toBe(201);
     const email = uniqueEmail();
     expectError(await signup({ name: name.toUpperCase(), adminEmail: email, adminPassword: PASSWORD }), 409, "TENANT_NAME_TAKEN");
-    expect(await env.DB.prepare("SELECT id FROM users WHERE email = ?").bind(email).first()).toBeNull();
+    expect(await env.DB.prepare("SELECT id FROM accounts WHERE email = ?").bind(email).first()).toBeNull();
   });
 
   it("409 EMAIL_TAKEN when the Owner's email exists anywhere, and creates no tenant", async () => {

@@ -11,12 +11,12 @@ const listUsers = (token: string, query = "") => call("GET", `/api/v1/users${que
 const patchUser = (token: string, id: string, body: unknown) => call("PATCH", `/api/v1/users/${id}`, { token, body });
 
 async function stored(userId: string) {
-  return env.DB.prepare("SELECT role, status, updated_at FROM users WHERE id = ?").bind(userId).first<{ role: string; status: string; updated_at: number }>();
+  return env.DB.prepare("SELECT role, status, updated_at FROM memberships WHERE account_id = ?").bind(userId).first<{ role: string; status: string; updated_at: number }>();
 }
 
 /** A second Owner can only come from outside this API (tenant creation makes exactly one). */
 async function promoteToOwnerInD1(session: Session): Promise<Session> {
-  await env.DB.prepare("UPDATE users SET role = 'Owner' WHERE id = ?").bind(session.userId).run();
+  await env.DB.prepare("UPDATE memberships SET role = 'Owner' WHERE account_id = ?").bind(session.userId).run();
   return session;
 }
 
@@ -53,7 +53,7 @@ describe("GET /api/v1/users", () => {
     const dev1 = await newMember(owner, "Developer");
     const dev2 = await newMember(owner, "Developer");
     const viewer = await newMember(owner, "Viewer");
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(dev2.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(dev2.userId).run();
     return { owner, admin, dev1, dev2, viewer };
   }
 
@@ -100,7 +100,7 @@ describe("GET /api/v1/users", () => {
     const byStatus = await listUsers(owner.token, "?CpOrd=status&TpOrd=desc");
     expect(byStatus.body.items[0].id).toBe(dev2.userId);
     expect(byStatus.body.items.slice(1).map((u: { id: string }) => u.id)).toEqual([viewer.userId, dev1.userId, admin.userId, owner.userId]);
-    await env.DB.prepare("UPDATE users SET updated_at = updated_at + 100000 WHERE id = ?").bind(admin.userId).run();
+    await env.DB.prepare("UPDATE memberships SET updated_at = updated_at + 100000 WHERE account_id = ?").bind(admin.userId).run();
     expect((await listUsers(owner.token, "?CpOrd=updatedAt")).body.items[0].id).toBe(admin.userId);
     const byCreated = await listUsers(owner.token, "?CpOrd=createdAt&TpOrd=asc");
     expect(byCreated.body.items[0].id).toBe(owner.userId);
@@ -143,7 +143,7 @@ describe("GET /api/v1/users", () => {
         const { sql, params } = pageQuery.toSQL();
         const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
         const details = plan.results.map((row) => row.detail).join(" | ");
-        expect(details, `${sortField} ${direction}`).toMatch(/USING (COVERING )?INDEX users_tenant_\w+ \(tenant_id=\?\)/);
+        expect(details, `${sortField} ${direction}`).toMatch(/USING (COVERING )?INDEX (memberships_tenant_\w+|sqlite_autoindex_memberships_1) \(tenant_id=\?\)/);
         expect(details, `${sortField} ${direction}`).not.toMatch(/TEMP B-TREE/);
       }
     }
@@ -187,7 +187,7 @@ describe("PATCH /api/v1/users/{id}", () => {
   it("updatedAt moves on a change and stays on a no-op", async () => {
     const owner = await newTenant();
     const dev = await newMember(owner, "Developer");
-    await env.DB.prepare("UPDATE users SET updated_at = 1000 WHERE id = ?").bind(dev.userId).run();
+    await env.DB.prepare("UPDATE memberships SET updated_at = 1000 WHERE account_id = ?").bind(dev.userId).run();
     const noop = await patchUser(owner.token, dev.userId, { role: "Developer", status: "Active" });
     expect(noop.status).toBe(200);
     expect(noop.body.updatedAt).toBe(new Date(1000).toISOString());
@@ -285,7 +285,7 @@ describe("PATCH /api/v1/users/{id}", () => {
     expect(await stored(owner.userId)).toMatchObject({ status: "Active" });
     // an inactive second Owner does not count
     const dormant = await promoteToOwnerInD1(await newMember(owner, "Viewer"));
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(dormant.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(dormant.userId).run();
     expectError(await patchUser(owner.token, owner.userId, { status: "Inactive" }), 409, "LAST_OWNER");
   });
 
@@ -302,7 +302,7 @@ describe("PATCH /api/v1/users/{id}", () => {
   });
 
   async function activeOwners(tenantId: string) {
-    const { results } = await env.DB.prepare("SELECT id FROM users WHERE tenant_id = ? AND role = 'Owner' AND status = 'Active'").bind(tenantId).all();
+    const { results } = await env.DB.prepare("SELECT account_id AS id FROM memberships WHERE tenant_id = ? AND role = 'Owner' AND status = 'Active'").bind(tenantId).all();
     return results.length;
   }
 
@@ -353,7 +353,7 @@ describe("PATCH /api/v1/users/{id}", () => {
     expect((await patchUser(owner.token, dev.userId, { status: "Inactive" })).status).toBe(200);
     expectError(await me(dev.token), 401, "UNAUTHORIZED");
     expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: dev.refreshToken } }), 401, "INVALID_REFRESH_TOKEN");
-    const { results } = await env.DB.prepare("SELECT revoked_at FROM refresh_tokens WHERE user_id = ?").bind(dev.userId).all<{ revoked_at: number | null }>();
+    const { results } = await env.DB.prepare("SELECT revoked_at FROM refresh_tokens WHERE account_id = ?").bind(dev.userId).all<{ revoked_at: number | null }>();
     expect(results.length).toBeGreaterThan(0);
     expect(results.every((row) => row.revoked_at !== null)).toBe(true);
     expectError(await call("POST", "/api/v1/auth/login", { body: { email: dev.email, password: PASSWORD } }), 401, "INVALID_CREDENTIALS");

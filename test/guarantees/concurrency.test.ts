@@ -19,8 +19,8 @@ async function inviteRow(id: string) {
 }
 
 const count = async (sql: string, value: string) => (await env.DB.prepare(sql).bind(value).first<{ n: number }>())!.n;
-const usersWithEmail = (email: string) => count("SELECT COUNT(*) AS n FROM users WHERE email = ?", email);
-const usersInTenant = (tenantId: string) => count("SELECT COUNT(*) AS n FROM users WHERE tenant_id = ?", tenantId);
+const usersWithEmail = (email: string) => count("SELECT COUNT(*) AS n FROM accounts WHERE email = ?", email);
+const usersInTenant = (tenantId: string) => count("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = ?", tenantId);
 
 async function statusOf(owner: Session, inviteId: string) {
   const response = await call("GET", `/api/v1/invites/${inviteId}`, { token: owner.token });

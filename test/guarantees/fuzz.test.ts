@@ -28,11 +28,16 @@ const RUNS = { anonymous: 1200, authenticated: 2000, anyPath: 500 };
  * created (or a new writing route: add it here).
  */
 const CREATES: Record<string, Record<string, number>> = {
-  "POST /api/v1/tenants 201": { tenants: 1, users: 1 },
-  "POST /api/v1/invites/:token/register 201": { users: 1 },
+  "POST /api/v1/tenants 201": { tenants: 1, accounts: 1, memberships: 1 },
+  "POST /api/v1/invites/:token/register 201": { accounts: 1, memberships: 1 },
+  "POST /api/v1/invites/:token/accept 201": { memberships: 1 },
   "POST /api/v1/invites 201": { invites: 1 },
   "POST /api/v1/auth/login 200": { refresh_tokens: 1 },
   "POST /api/v1/auth/refresh 200": { refresh_tokens: 1 },
+  "POST /api/v1/auth/switch-tenant 200": { refresh_tokens: 1 },
+  // Removing or leaving deletes the membership (the account stays).
+  "DELETE /api/v1/users/:id 204": { memberships: -1 },
+  "DELETE /api/v1/users/me 204": { memberships: -1 },
 };
 
 interface Fixture {
@@ -59,9 +64,9 @@ let inputsTried = 0;
 async function bystanderSnapshot(tenantId: string): Promise<string> {
   const queries = [
     ["SELECT * FROM tenants WHERE id = ?1", tenantId],
-    ["SELECT * FROM users WHERE tenant_id = ?1 ORDER BY id", tenantId],
+    ["SELECT * FROM memberships WHERE tenant_id = ?1 ORDER BY account_id", tenantId],
     ["SELECT * FROM invites WHERE tenant_id = ?1 ORDER BY id", tenantId],
-    ["SELECT * FROM refresh_tokens WHERE user_id IN (SELECT id FROM users WHERE tenant_id = ?1) ORDER BY id", tenantId],
+    ["SELECT * FROM refresh_tokens WHERE tenant_id = ?1 ORDER BY id", tenantId],
   ] as const;
   const parts = [];
   for (const [sql, id] of queries) parts.push((await env.DB.prepare(sql).bind(id).all()).results);
@@ -513,7 +518,7 @@ describe("guarantee: no input breaks the API (property-based, fast-check)", () =
 
     expect(await bystanderSnapshot(fixture.bystander.tenantId)).toBe(bystanderBefore);
 
-    const { results: users } = await env.DB.prepare("SELECT email, role, status, tenant_id FROM users").all<{ email: string; role: string; status: string; tenant_id: string }>();
+    const { results: users } = await env.DB.prepare("SELECT email, role, status, tenant_id FROM memberships").all<{ email: string; role: string; status: string; tenant_id: string }>();
     for (const user of users) {
       expect(ROLES as readonly string[]).toContain(user.role);
       expect(USER_STATUSES as readonly string[]).toContain(user.status);
@@ -522,7 +527,7 @@ describe("guarantee: no input breaks the API (property-based, fast-check)", () =
     }
     const { results: invites } = await env.DB.prepare("SELECT target_role FROM invites").all<{ target_role: string }>();
     for (const invite of invites) expect(INVITE_ROLES as readonly string[]).toContain(invite.target_role);
-    const orphans = await env.DB.prepare("SELECT COUNT(*) AS n FROM users WHERE tenant_id NOT IN (SELECT id FROM tenants)").first<{ n: number }>();
+    const orphans = await env.DB.prepare("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id NOT IN (SELECT id FROM tenants)").first<{ n: number }>();
     expect(orphans!.n).toBe(0);
 
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(prototypeBefore);

@@ -26,17 +26,22 @@ async function victimRows(tenantId: string): Promise<string> {
   const parts = [];
   for (const sql of [
     "SELECT * FROM tenants WHERE id = ?1",
-    "SELECT * FROM users WHERE tenant_id = ?1 ORDER BY id",
+    "SELECT * FROM memberships WHERE tenant_id = ?1 ORDER BY account_id",
     "SELECT * FROM invites WHERE tenant_id = ?1 ORDER BY id",
-    "SELECT * FROM refresh_tokens WHERE user_id IN (SELECT id FROM users WHERE tenant_id = ?1) ORDER BY id",
+    "SELECT * FROM refresh_tokens WHERE tenant_id = ?1 ORDER BY id",
   ]) {
     parts.push((await env.DB.prepare(sql).bind(tenantId).all()).results);
   }
   return JSON.stringify(parts);
 }
 
-/** Routes behind a bearer token (required or optional) that take a path parameter. */
-const idRoutes = () => apiRoutes().filter((route) => route.params.length > 0 && route.auth !== "public");
+/**
+ * Routes behind a bearer token (required or optional) that take a path parameter. Accept is not
+ * one: its parameter is an invite token, a bearer secret any account holding it may redeem (its
+ * tenant rules are tested in test/features/invites-accept.test.ts).
+ */
+const NOT_ID_ROUTES = ["POST /api/v1/invites/:token/accept"];
+const idRoutes = () => apiRoutes().filter((route) => route.params.length > 0 && route.auth !== "public" && !NOT_ID_ROUTES.includes(routeKey(route)));
 /** Authenticated collection reads: GET routes without parameters. */
 const listRoutes = () => apiRoutes().filter((route) => route.params.length === 0 && route.auth === "bearer" && route.method === "GET");
 

@@ -170,7 +170,7 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     const responses = await Promise.all(Array.from({ length: BURST }, () => login(account.email, PASSWORD, randomIp())));
     expect(tally(responses)).toEqual({ "200": LOGIN_SUCCESS_PER_EMAIL, "429 RATE_LIMITED": BURST - LOGIN_SUCCESS_PER_EMAIL });
     expectRefused(responses, "login-successes-email", LOGIN_SUCCESS_PER_EMAIL);
-    const families = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE user_id = ?").bind(account.id).first<{ n: number }>();
+    const families = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE account_id = ?").bind(account.id).first<{ n: number }>();
     expect(families!.n).toBe(LOGIN_SUCCESS_PER_EMAIL);
   });
 

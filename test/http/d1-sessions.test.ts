@@ -39,17 +39,17 @@ describe("D1 Sessions API: bookmarks and read replicas", () => {
     expect(log.sessions.map((session) => session.constraint)).toEqual([bookmark]);
     // The list reads through the session; only the caller's authority is read on the primary.
     expect(log.plain).toHaveLength(1);
-    expect(log.plain[0]).toMatch(/from "users"/i);
+    expect(log.plain[0]).toMatch(/from "memberships"/i);
     expect(log.sessions[0]!.sql.some((sql) => /from "invites"/i.test(sql))).toBe(true);
-    expect(log.sessions[0]!.sql.some((sql) => /from "users"/i.test(sql))).toBe(false);
+    expect(log.sessions[0]!.sql.some((sql) => /from "memberships"/i.test(sql))).toBe(false);
   });
 
   it("a deactivated caller's next read is refused even without a bookmark (authority is read on the primary)", async () => {
     const owner = await newTenant("bookmark-authority");
-    await env.DB.prepare("UPDATE users SET status = 'Inactive' WHERE id = ?").bind(owner.userId).run();
+    await env.DB.prepare("UPDATE memberships SET status = 'Inactive' WHERE account_id = ?").bind(owner.userId).run();
     const { response, log } = observedRequest("/api/v1/invites", { headers: { Authorization: `Bearer ${owner.token}` } });
     expect((await response).status).toBe(401);
-    expect(log.plain.filter((sql) => /from "users"/i.test(sql))).toHaveLength(1);
+    expect(log.plain.filter((sql) => /from "memberships"/i.test(sql))).toHaveLength(1);
   });
 
   it("a read without a bookmark may go to any replica (first-unconstrained)", async () => {
@@ -87,7 +87,7 @@ describe("D1 Sessions API: bookmarks and read replicas", () => {
     expect(log.sessions[0]!.sql).not.toContain("SELECT 1");
     // Outside the session only the caller's authority was read (on the primary).
     expect(log.plain.length).toBeGreaterThan(0);
-    expect(log.plain.every((sql) => /from "users"/i.test(sql))).toBe(true);
+    expect(log.plain.every((sql) => /from "memberships"/i.test(sql))).toBe(true);
     expect(result.headers.get("X-D1-Bookmark")).toMatch(WELL_FORMED_BOOKMARK);
     expect(result.headers.get("X-D1-Bookmark")! > sent).toBe(true);
   });

@@ -129,7 +129,7 @@ describe("JWT attack set: every forged or defective token is 401 UNAUTHORIZED", 
   it("a token whose user has been deleted", async () => {
     const member = await newMember(victim, "Developer");
     expect((await protectedCall(member.token)).status).toBe(200);
-    await env.DB.prepare("DELETE FROM users WHERE id = ?").bind(member.userId).run();
+    await env.DB.prepare("DELETE FROM memberships WHERE account_id = ?").bind(member.userId).run();
     expectError(await protectedCall(member.token), 401, "UNAUTHORIZED");
   });
 

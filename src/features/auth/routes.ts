@@ -2,18 +2,24 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/app-env";
 import { ApiError } from "../../http/errors";
 import { emailSchema } from "../../http/fields";
-import { errorResponses, jsonBody, jsonContent } from "../../http/openapi";
+import { ROLES } from "../../db/schema";
+import { authenticate } from "../../http/authenticate";
+import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { loadConfig } from "../../env";
 import { reserveLoginAttempt } from "../../rate-limit/login";
 import { HOUR_MS, limit, type RateLimitPolicy } from "../../rate-limit/middleware";
-import { checkCredentials, endSession, issueTokens, publicSigningKeys, refreshSession } from "./service";
+import { checkCredentials, endSession, publicSigningKeys, refreshSession, signIn, switchTenant } from "./service";
 
 const LoginSchema = z
   .object({
     email: emailSchema,
     // Not the signup policy: any string is checked, so the policy never leaks through 400 vs 401.
     password: z.string().min(1, "password is required").max(1024).openapi({ example: "correct horse battery staple" }),
+    tenantId: z
+      .uuid("tenantId must be a UUID")
+      .optional()
+      .openapi({ description: "The tenant to sign in to; default: the one signed in to most recently, else the oldest membership" }),
   })
   .openapi("Login");
 
@@ -27,12 +33,23 @@ export const TokenPairSchema = z
   })
   .openapi("TokenPair");
 
+const TenantChoiceSchema = z
+  .object({ tenantId: z.uuid(), tenantName: z.string().openapi({ example: "Initech" }), role: z.enum(ROLES) })
+  .openapi("TenantChoice");
+
+export const SignInSchema = TokenPairSchema.extend({
+  tenantId: z.uuid().openapi({ description: "The tenant this session (and the access token's tenant_id) is for" }),
+  tenants: z.array(TenantChoiceSchema).openapi({ description: "Every tenant the account is an active member of" }),
+}).openapi("SignIn");
+
 const loginRoute = createRoute({
   method: "post",
   path: "/auth/login",
   tags: ["Auth"],
   summary: "Exchange email and password for an access token and a refresh token",
   description:
+    "401 INVALID_CREDENTIALS for an unknown email, a wrong password and an account with no active membership alike. " +
+    "With `tenantId`: 403 NOT_A_MEMBER when the password is right but the account is not an active member there. " +
     "429 RATE_LIMITED (with Retry-After) past any of: LOGIN_FAILURES_PER_5_MIN failed attempts (default 10) per client IP, " +
     "and per email from the client's network (IPv4 /24, IPv6 /64) — so guessing from one network never locks the owner out " +
     "elsewhere; LOGIN_FAILURES_PER_HOUR_PER_EMAIL failures (100) per email from all networks together; " +
@@ -40,8 +57,27 @@ const loginRoute = createRoute({
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(LoginSchema) },
   responses: {
-    200: jsonContent(TokenPairSchema, "Signed in"),
-    ...errorResponses(400, 401, 413, 415, 429, 503),
+    200: jsonContent(SignInSchema, "Signed in"),
+    ...errorResponses(400, 401, 403, 413, 415, 429, 503),
+  },
+});
+
+const SwitchTenantSchema = z.object({ tenantId: z.uuid("tenantId must be a UUID") }).openapi("SwitchTenant");
+
+const switchTenantRoute = createRoute({
+  method: "post",
+  path: "/auth/switch-tenant",
+  tags: ["Auth"],
+  summary: "Open a session in another tenant the caller belongs to",
+  description:
+    "Returns a login-shaped token pair for `tenantId` (a new refresh family; the current session stays valid). " +
+    "403 NOT_A_MEMBER unless the caller's membership there is Active, also for a tenant that does not exist.",
+  security: bearerSecurity,
+  middleware: [authenticate, requireJsonBody] as const,
+  request: { body: jsonBody(SwitchTenantSchema) },
+  responses: {
+    200: jsonContent(SignInSchema, "Signed in to the tenant"),
+    ...errorResponses(400, 401, 403, 413, 415),
   },
 });
 
@@ -116,13 +152,15 @@ const invalidCredentials = (headers: Record<string, string>) =>
   new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect", {}, headers);
 
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(loginRoute, async (c) => {
-  const { email, password } = c.req.valid("json");
+  const { email, password, tenantId } = c.req.valid("json");
   const attempt = await reserveLoginAttempt(c, email);
-  const user = await checkCredentials(c.env, email, password);
-  if (!user) throw invalidCredentials(attempt.failureHeaders);
+  const credentials = await checkCredentials(c.env, email, password);
+  if (!credentials) throw invalidCredentials(attempt.failureHeaders);
+  // A right password counts as a success even when the asked tenant is refused (403 NOT_A_MEMBER).
   await attempt.succeeded();
-  return c.json(await issueTokens(c.env, user), 200);
+  return c.json(await signIn(c.env, credentials, tenantId), 200);
 })
+  .openapi(switchTenantRoute, async (c) => c.json(await switchTenant(c.env, c.get("caller").userId, c.req.valid("json").tenantId), 200))
   .openapi(refreshRoute, async (c) => {
     const policy: RateLimitPolicy = { name: "refresh", limit: loadConfig(c.env).limits.refreshesPerHour, windowMs: HOUR_MS };
     const pair = await refreshSession(c.env, c.req.valid("json").refreshToken, async (familyId) => {

@@ -1,7 +1,7 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, type SQL } from "drizzle-orm";
 import type { JWK } from "jose";
-import { database } from "../../db/client";
-import { refreshTokens, users, type UserRow } from "../../db/schema";
+import { database, type Database } from "../../db/client";
+import { accounts, memberships, refreshTokens, tenants, type AccountRow, type Role } from "../../db/schema";
 import { loadConfig, requireSecret, type Env } from "../../env";
 import { ApiError } from "../../http/errors";
 import { newId } from "../../lib/ids";
@@ -20,38 +20,114 @@ export interface TokenPair {
   refreshToken: string;
 }
 
-/**
- * Returns the user when email and password match an active account, null otherwise.
- * Unknown emails are checked against a dummy hash so every path costs one PBKDF2 run.
- */
-export async function checkCredentials(env: Env, email: string, password: string): Promise<UserRow | null> {
-  const db = database(env.DB);
-  const [user] = await db.select().from(users).where(eq(users.email, email)).limit(1);
-  const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH, env.PASSWORD_PEPPER);
-  if (!user || !check.valid || user.status !== "Active") return null;
-  if (check.needsRehash) {
-    const passwordHash = await hashPassword(password, env.PASSWORD_PEPPER);
-    await db.update(users).set({ passwordHash }).where(eq(users.id, user.id));
-  }
-  return user;
+export interface TenantChoice {
+  tenantId: string;
+  tenantName: string;
+  role: Role;
 }
 
+/** A token pair plus the session's tenant and every tenant the account may switch to. */
+export interface SignIn extends TokenPair {
+  tenantId: string;
+  tenants: TenantChoice[];
+}
+
+interface ActiveMembership extends TenantChoice {
+  joinedAt: number;
+}
+
+/** The Active memberships, in tenants that exist, of the account `which` selects, oldest first. */
+function activeMemberships(db: Database, which: SQL) {
+  return db
+    .select({ tenantId: memberships.tenantId, tenantName: tenants.name, role: memberships.role, joinedAt: memberships.createdAt })
+    .from(memberships)
+    .innerJoin(accounts, eq(accounts.id, memberships.accountId))
+    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .where(and(which, eq(memberships.status, "Active")))
+    .orderBy(asc(memberships.createdAt), asc(memberships.tenantId));
+}
+
+export interface CheckedCredentials {
+  account: AccountRow;
+  memberships: ActiveMembership[];
+}
+
+/**
+ * Returns the account and its active memberships when email and password match and at least one
+ * membership is active, null otherwise. Every path runs the same two reads and one PBKDF2 check
+ * (unknown emails against a dummy hash), so timing says nothing about which check failed.
+ */
+export async function checkCredentials(env: Env, email: string, password: string): Promise<CheckedCredentials | null> {
+  const db = database(env.DB);
+  const [[account], active] = await db.batch([
+    db.select().from(accounts).where(eq(accounts.email, email)).limit(1),
+    activeMemberships(db, eq(accounts.email, email)),
+  ]);
+  const check = await verifyPassword(password, account?.passwordHash ?? DUMMY_PASSWORD_HASH, env.PASSWORD_PEPPER);
+  if (!account || !check.valid || active.length === 0) return null;
+  if (check.needsRehash) {
+    const passwordHash = await hashPassword(password, env.PASSWORD_PEPPER);
+    await db.update(accounts).set({ passwordHash }).where(eq(accounts.id, account.id));
+  }
+  return { account, memberships: active };
+}
+
+export const notAMember = () => new ApiError(403, "NOT_A_MEMBER", "You are not an active member of this tenant");
+
+/** `tenantId` when asked for, else the tenant signed in to most recently, else the oldest membership. */
+function chooseTenant(credentials: CheckedCredentials, tenantId: string | undefined): ActiveMembership {
+  const { account, memberships: active } = credentials;
+  if (tenantId !== undefined) {
+    const asked = active.find((m) => m.tenantId === tenantId);
+    if (!asked) throw notAMember();
+    return asked;
+  }
+  return active.find((m) => m.tenantId === account.lastTenantId) ?? (active[0] as ActiveMembership);
+}
+
+const toChoices = (active: ActiveMembership[]): TenantChoice[] =>
+  active.map(({ tenantId, tenantName, role }) => ({ tenantId, tenantName, role }));
+
+/** Opens a session (a new refresh family) for the account in the chosen tenant and remembers the tenant. */
+export async function signIn(env: Env, credentials: CheckedCredentials, tenantId?: string): Promise<SignIn> {
+  const chosen = chooseTenant(credentials, tenantId);
+  const pair = await issueTokens(env, { id: credentials.account.id, email: credentials.account.email, tenantId: chosen.tenantId, role: chosen.role });
+  return { ...pair, tenantId: chosen.tenantId, tenants: toChoices(credentials.memberships) };
+}
+
+/** `POST /auth/switch-tenant`: a session in another tenant of the caller's, if the membership there is Active. */
+export async function switchTenant(env: Env, accountId: string, tenantId: string): Promise<SignIn> {
+  const db = database(env.DB);
+  const [[account], active] = await db.batch([
+    db.select().from(accounts).where(eq(accounts.id, accountId)).limit(1),
+    activeMemberships(db, eq(accounts.id, accountId)),
+  ]);
+  // A tenant that does not exist answers exactly like one the caller is not in: no oracle.
+  if (!account) throw notAMember();
+  return signIn(env, { account, memberships: active }, tenantId);
+}
 /** `rt_` + base64url of 32 random bytes */
 export const REFRESH_TOKEN_PATTERN = /^rt_[A-Za-z0-9_-]{43}$/;
 
-type TokenSubject = Pick<UserRow, "id" | "tenantId" | "email" | "role">;
+/** The account (`id`, `email`) in one tenant with its role there. */
+interface TokenSubject {
+  id: string;
+  tenantId: string;
+  email: string;
+  role: Role;
+}
 
 async function newRefreshToken(now: number) {
   const token = generateRefreshToken();
   return { token, hash: await sha256Hex(token), expiresAt: now + REFRESH_TOKEN_TTL_MS };
 }
 
-async function tokenPair(env: Env, user: TokenSubject, refreshToken: string, now: number): Promise<TokenPair> {
+async function tokenPair(env: Env, subject: TokenSubject, refreshToken: string, now: number): Promise<TokenPair> {
   const config = loadConfig(env);
   const ring = await loadKeyRing(requireSecret(env, "JWT_PRIVATE_KEY"), env.JWT_PREVIOUS_PUBLIC_KEYS);
   const access = await signAccessToken(
     ring,
-    { userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role },
+    { userId: subject.id, tenantId: subject.tenantId, email: subject.email, role: subject.role },
     { issuer: config.issuer, audience: config.audience },
     now,
   );
@@ -64,14 +140,27 @@ async function tokenPair(env: Env, user: TokenSubject, refreshToken: string, now
   };
 }
 
-/** Signs an access token and stores a new refresh token (hash only) in `familyId`, or a new family. */
-export async function issueTokens(env: Env, user: TokenSubject, familyId = newId()): Promise<TokenPair> {
+/**
+ * Signs an access token and stores a new refresh token (hash only) as a new family of the
+ * (account, tenant) session; the tenant becomes the account's most recent one in the same batch.
+ */
+async function issueTokens(env: Env, subject: TokenSubject): Promise<TokenPair> {
   const now = Date.now();
   const refresh = await newRefreshToken(now);
-  await database(env.DB)
-    .insert(refreshTokens)
-    .values({ id: newId(), userId: user.id, familyId, tokenHash: refresh.hash, expiresAt: refresh.expiresAt, createdAt: now });
-  return tokenPair(env, user, refresh.token, now);
+  const db = database(env.DB);
+  await db.batch([
+    db.insert(refreshTokens).values({
+      id: newId(),
+      accountId: subject.id,
+      tenantId: subject.tenantId,
+      familyId: newId(),
+      tokenHash: refresh.hash,
+      expiresAt: refresh.expiresAt,
+      createdAt: now,
+    }),
+    db.update(accounts).set({ lastTenantId: subject.tenantId }).where(eq(accounts.id, subject.id)),
+  ]);
+  return tokenPair(env, subject, refresh.token, now);
 }
 
 /** One code and one message for every refusal, so the response says nothing about which check failed. */
@@ -93,11 +182,11 @@ async function revokeFamilyOf(env: Env, tokenHash: string, now: number): Promise
 
 /**
  * Rotation with reuse detection. One D1 batch (a transaction) inserts the successor and spends the
- * presented token, both conditional on it being live and its user active: under any concurrency
- * exactly one caller mints a pair. A token that was already spent is evidence that it leaked, so
- * its whole family is revoked, including the successor a legitimate client may be holding — unless
- * it was spent less than REFRESH_REUSE_GRACE_SECONDS ago (two tabs refreshing at once): then only
- * this request is refused.
+ * presented token, both conditional on it being live and its (account, tenant) membership still
+ * Active: under any concurrency exactly one caller mints a pair. A token that was already spent is
+ * evidence that it leaked, so its whole family is revoked, including the successor a legitimate
+ * client may be holding — unless it was spent less than REFRESH_REUSE_GRACE_SECONDS ago (two tabs
+ * refreshing at once): then only this request is refused.
  * `beforeRotate` sees the token's family before anything is written (the per-session rate limit):
  * unknown tokens never reach it.
  */
@@ -106,9 +195,10 @@ export async function refreshSession(env: Env, presented: string, beforeRotate?:
   const presentedHash = await sha256Hex(presented);
   const db = database(env.DB);
   const [session] = await db
-    .select({ familyId: refreshTokens.familyId, id: users.id, tenantId: users.tenantId, email: users.email, role: users.role })
+    .select({ familyId: refreshTokens.familyId, id: accounts.id, tenantId: refreshTokens.tenantId, email: accounts.email, role: memberships.role })
     .from(refreshTokens)
-    .innerJoin(users, eq(users.id, refreshTokens.userId))
+    .innerJoin(accounts, eq(accounts.id, refreshTokens.accountId))
+    .innerJoin(memberships, and(eq(memberships.accountId, refreshTokens.accountId), eq(memberships.tenantId, refreshTokens.tenantId)))
     .where(eq(refreshTokens.tokenHash, presentedHash))
     .limit(1);
   if (!session) throw invalidRefreshToken();
@@ -117,11 +207,11 @@ export async function refreshSession(env: Env, presented: string, beforeRotate?:
   const next = await newRefreshToken(now);
   const [minted] = await env.DB.batch([
     env.DB.prepare(
-      `INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at)
-       SELECT ?1, r.user_id, r.family_id, ?2, ?3, ?4
-       FROM refresh_tokens r JOIN users u ON u.id = r.user_id
+      `INSERT INTO refresh_tokens (id, account_id, tenant_id, family_id, token_hash, expires_at, created_at)
+       SELECT ?1, r.account_id, r.tenant_id, r.family_id, ?2, ?3, ?4
+       FROM refresh_tokens r JOIN memberships m ON m.account_id = r.account_id AND m.tenant_id = r.tenant_id
        WHERE r.token_hash = ?5 AND r.spent_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > ?4
-         AND u.status = 'Active'`,
+         AND m.status = 'Active'`,
     ).bind(newId(), next.hash, next.expiresAt, now, presentedHash),
     env.DB.prepare(
       `UPDATE refresh_tokens SET spent_at = ?1
@@ -132,7 +222,7 @@ export async function refreshSession(env: Env, presented: string, beforeRotate?:
   if (minted?.meta.changes !== 1) {
     // Read after the batch: a concurrent refresh may have spent the token since the read above.
     const [known] = await db
-      .select({ userId: refreshTokens.userId, familyId: refreshTokens.familyId, spentAt: refreshTokens.spentAt })
+      .select({ userId: refreshTokens.accountId, familyId: refreshTokens.familyId, spentAt: refreshTokens.spentAt })
       .from(refreshTokens)
       .where(eq(refreshTokens.tokenHash, presentedHash))
       .limit(1);

@@ -149,8 +149,8 @@ export async function renewInvite(env: Env, caller: Caller, id: string, validity
               WHERE other.tenant_id = invites.tenant_id AND other.email = invites.email AND other.id <> invites.id
                 AND other.used_at IS NULL AND other.revoked_at IS NULL AND other.expires_at > ${now}))`,
         sql`(invites.target_role <> 'Admin' OR EXISTS (
-              SELECT 1 FROM users AS creator
-              WHERE creator.id = invites.created_by AND creator.tenant_id = invites.tenant_id
+              SELECT 1 FROM memberships AS creator
+              WHERE creator.account_id = invites.created_by AND creator.tenant_id = invites.tenant_id
                 AND creator.role = 'Owner' AND creator.status = 'Active'))`,
       ),
     )

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import { INVITE_ROLES } from "../../db/schema";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { ownerOrAdmin } from "../../http/authenticate";
+import { authenticate, ownerOrAdmin } from "../../http/authenticate";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
@@ -11,7 +11,7 @@ import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
 import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, revokeInvite } from "./lifecycle";
-import { createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
+import { acceptInvite, createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
 
 const ISO = z.iso.datetime().openapi({ example: "2026-07-10T14:32:00.000Z" });
 
@@ -196,22 +196,44 @@ const listInvitesRoute = createRoute({
   },
 });
 
+/** Register and accept spend one per-client budget: both redeem invites. */
+const redemptionLimit = limitPerClient((c) => ({ name: "register", limit: loadConfig(c.env).limits.registerPerHour, windowMs: HOUR_MS }));
+
+const inviteTokenParams = z.object({ token: z.string().openapi({ param: { name: "token", in: "path" }, example: "inv_…" }) });
+
 const registerRoute = createRoute({
   method: "post",
   path: "/invites/{token}/register",
   tags: ["Invites"],
   summary: "Register with an invite token",
-  middleware: [
-    limitPerClient((c) => ({ name: "register", limit: loadConfig(c.env).limits.registerPerHour, windowMs: HOUR_MS })),
-    requireJsonBody,
-  ] as const,
-  request: {
-    params: z.object({ token: z.string().openapi({ param: { name: "token", in: "path" }, example: "inv_…" }) }),
-    body: jsonBody(RegisterSchema),
-  },
+  description:
+    "Creates an account and its membership of the invite's tenant. An email that already has an account is 409 EMAIL_TAKEN: " +
+    "sign in and use POST /invites/{token}/accept instead.",
+  middleware: [redemptionLimit, requireJsonBody] as const,
+  request: { params: inviteTokenParams, body: jsonBody(RegisterSchema) },
   responses: {
     201: jsonContent(UserSchema, "User created with the invite's role"),
     ...errorResponses(400, 404, 409, 413, 415, 429, 503),
+  },
+});
+
+const acceptRoute = createRoute({
+  method: "post",
+  path: "/invites/{token}/accept",
+  tags: ["Invites"],
+  summary: "Accept an invite with an existing account (signed in to any tenant)",
+  description:
+    "Adds a membership with the invite's role to the invite's tenant and marks the invite used, atomically: of concurrent " +
+    "accepts and registers of one token exactly one wins. 201 the member view in the invite's tenant (switch to it with " +
+    "POST /auth/switch-tenant). 409 ALREADY_MEMBER (the invite stays Pending), INVITE_USED, INVITE_EXPIRED, INVITE_REVOKED, " +
+    "EMAIL_MISMATCH (a bound invite and the account's email differ), INVITE_AUTHORITY_LAPSED. Counted with register " +
+    "against the same per-client limit (429). No body.",
+  security: bearerSecurity,
+  middleware: [redemptionLimit, authenticate] as const,
+  request: { params: inviteTokenParams },
+  responses: {
+    201: jsonContent(UserSchema, "Membership created with the invite's role"),
+    ...errorResponses(401, 404, 409, 429, 503),
   },
 });
 
@@ -254,4 +276,5 @@ export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   .openapi(registerRoute, async (c) => {
     const user = await redeemInvite(c.env, c.req.valid("param").token, c.req.valid("json"));
     return c.json(user, 201);
-  });
+  })
+  .openapi(acceptRoute, async (c) => c.json(await acceptInvite(c.env, c.get("caller"), c.req.valid("param").token), 201));

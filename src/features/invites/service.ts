@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { database, uniqueViolation } from "../../db/client";
-import { invites, tenants, users, type InviteRole, type InviteRow, type Role } from "../../db/schema";
+import { accounts, invites, memberships, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
@@ -269,27 +269,58 @@ export async function findInviteByToken(env: Env, token: string): Promise<Invite
   return invite ?? null;
 }
 
+/** SQL over an invite aliased `i`: an Admin-role invite counts only while its creator is an active Owner of its tenant. */
+const CREATOR_STILL_GRANTS = `(i.target_role <> 'Admin' OR EXISTS (
+  SELECT 1 FROM memberships c WHERE c.account_id = i.created_by AND c.tenant_id = i.tenant_id
+    AND c.role = 'Owner' AND c.status = 'Active'))`;
+
+/** SQL over an invite aliased `i`, with ?4 = now: redeemable by the token presented (?6) right now. */
+const REDEEMABLE = `i.id = ?5 AND i.token_hash = ?6 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
+  AND (i.email IS NULL OR i.email = ?2)
+  AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id)
+  AND ${CREATOR_STILL_GRANTS}`;
+
 async function creatorStillGrantsAdmin(env: Env, invite: InviteRow): Promise<boolean> {
   const [creator] = await database(env.DB)
-    .select({ id: users.id })
-    .from(users)
-    .where(and(eq(users.id, invite.createdBy), eq(users.tenantId, invite.tenantId), eq(users.role, "Owner"), eq(users.status, "Active")))
+    .select({ id: memberships.accountId })
+    .from(memberships)
+    .where(
+      and(
+        eq(memberships.accountId, invite.createdBy),
+        eq(memberships.tenantId, invite.tenantId),
+        eq(memberships.role, "Owner"),
+        eq(memberships.status, "Active"),
+      ),
+    )
     .limit(1);
   return creator !== undefined;
 }
 
-async function explainRefusal(env: Env, invite: InviteRow, email: string, now: number): Promise<never> {
+const emailMismatch = () => conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
+export const emailTaken = () =>
+  conflict("EMAIL_TAKEN", "This email is already registered; sign in with it and accept the invite instead (POST /api/v1/invites/{token}/accept)");
+const alreadyMember = () => conflict("ALREADY_MEMBER", "You are already a member of this invite's tenant; the invite stays pending");
+
+interface Redeemer {
+  email: string;
+  /** set when an existing account accepts; absent for a registration */
+  accountId?: string;
+}
+
+/** Why a redemption batch wrote nothing: checked in the order a user would want to hear it. */
+async function explainRefusal(env: Env, invite: InviteRow, redeemer: Redeemer, now: number): Promise<never> {
   assertRedeemable(invite, now);
-  if (invite.email !== null && invite.email !== email) {
-    throw conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
-  }
+  if (invite.email !== null && invite.email !== redeemer.email) throw emailMismatch();
+  if (redeemer.accountId !== undefined && (await isMember(env, invite.tenantId, redeemer.accountId))) throw alreadyMember();
   if (invite.targetRole === "Admin" && !(await creatorStillGrantsAdmin(env, invite))) {
     throw conflict("INVITE_AUTHORITY_LAPSED", "The Owner who issued this Admin invite no longer holds that authority");
   }
   const [tenant] = await database(env.DB).select({ id: tenants.id }).from(tenants).where(eq(tenants.id, invite.tenantId)).limit(1);
   if (!tenant) throw inviteNotFound();
-  const [holder] = await database(env.DB).select({ id: users.id }).from(users).where(eq(users.email, email)).limit(1);
-  if (holder) throw conflict("EMAIL_TAKEN", "This email is already registered");
+  if (redeemer.accountId === undefined) {
+    const [holder] = await database(env.DB).select({ id: accounts.id }).from(accounts).where(eq(accounts.email, redeemer.email)).limit(1);
+    if (holder) throw emailTaken();
+  }
   // The invite changed between our read and the batch: report what it is now.
   const [fresh] = await database(env.DB).select().from(invites).where(eq(invites.id, invite.id)).limit(1);
   // Renewed meanwhile: the token presented matches nothing any more.
@@ -298,61 +329,106 @@ async function explainRefusal(env: Env, invite: InviteRow, email: string, now: n
   throw conflict("INVITE_USED", "This invite has already been used");
 }
 
+async function isMember(env: Env, tenantId: string, accountId: string): Promise<boolean> {
+  const [row] = await database(env.DB)
+    .select({ id: memberships.accountId })
+    .from(memberships)
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.accountId, accountId)))
+    .limit(1);
+  return row !== undefined;
+}
+
 export interface Registration {
   email: string;
   password: string;
 }
 
-/**
- * Creates the user and marks the invite used in one D1 batch. Both statements re-check that the
- * invite is still redeemable — by the token presented, so a renewal landing between our read and
- * the batch kills the old token — so under any concurrency exactly one caller wins; a unique-email
- * violation aborts the batch and leaves the invite Pending.
- */
-export async function redeemInvite(env: Env, token: string, input: Registration): Promise<RegisteredUser> {
+/** Refusals known from the invite alone, checked before any expensive work. */
+async function redeemableInvite(env: Env, token: string, email: string, now: number): Promise<InviteRow> {
   const invite = await findInviteByToken(env, token);
   if (!invite) throw inviteNotFound();
-  const now = Date.now();
-  // Fail fast (before the expensive hash) on anything already known to refuse.
   assertRedeemable(invite, now);
-  if (invite.email !== null && invite.email !== input.email) {
-    throw conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
-  }
+  if (invite.email !== null && invite.email !== email) throw emailMismatch();
+  return invite;
+}
 
-  const userId = newId();
+/**
+ * Creates the account and its membership and marks the invite used in one D1 batch. Every statement
+ * re-checks that the invite is still redeemable — by the token presented, so a renewal landing
+ * between our read and the batch kills the old token — so under any concurrency (registers and
+ * accepts alike) exactly one caller wins; a unique-email violation aborts the batch and leaves the
+ * invite Pending.
+ */
+export async function redeemInvite(env: Env, token: string, input: Registration): Promise<RegisteredUser> {
+  const now = Date.now();
+  const invite = await redeemableInvite(env, token, input.email, now);
+  const accountId = newId();
   const passwordHash = await hashPassword(input.password, env.PASSWORD_PEPPER);
   let inserted: number;
   try {
     // Raw D1 statements: drizzle's batch() cannot carry INSERT … SELECT with these conditions.
-    const [insertUser] = await env.DB.batch([
+    const [insertAccount] = await env.DB.batch([
       env.DB.prepare(
-        `INSERT INTO users (id, tenant_id, email, password_hash, role, status, created_at, updated_at)
-         SELECT ?1, i.tenant_id, ?2, ?3, i.target_role, 'Active', ?4, ?4
-         FROM invites i
-         WHERE i.id = ?5 AND i.token_hash = ?6 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
-           AND (i.email IS NULL OR i.email = ?2)
-           AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id)
-           AND (i.target_role <> 'Admin' OR EXISTS (
-                 SELECT 1 FROM users c WHERE c.id = i.created_by AND c.tenant_id = i.tenant_id
-                   AND c.role = 'Owner' AND c.status = 'Active'))`,
-      ).bind(userId, input.email, passwordHash, now, invite.id, invite.tokenHash),
+        `INSERT INTO accounts (id, email, password_hash, email_verified_at, last_tenant_id, created_at, updated_at)
+         SELECT ?1, ?2, ?3, NULL, i.tenant_id, ?4, ?4 FROM invites i WHERE ${REDEEMABLE}`,
+      ).bind(accountId, input.email, passwordHash, now, invite.id, invite.tokenHash),
+      env.DB.prepare(
+        `INSERT INTO memberships (tenant_id, account_id, email, role, status, created_at, updated_at)
+         SELECT i.tenant_id, ?1, ?2, i.target_role, 'Active', ?3, ?3 FROM invites i
+         WHERE i.id = ?4 AND EXISTS (SELECT 1 FROM accounts WHERE id = ?1)`,
+      ).bind(accountId, input.email, now, invite.id),
       env.DB.prepare(
         `UPDATE invites SET used_at = ?1, used_by = ?2, updated_at = ?1
-         WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM users WHERE id = ?2)`,
-      ).bind(now, userId, invite.id),
+         WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM accounts WHERE id = ?2)`,
+      ).bind(now, accountId, invite.id),
     ]);
-    inserted = insertUser?.meta.changes ?? 0;
+    inserted = insertAccount?.meta.changes ?? 0;
   } catch (error) {
-    if (uniqueViolation(error) === "users.email") {
-      throw conflict("EMAIL_TAKEN", "This email is already registered");
-    }
+    if (uniqueViolation(error) === "accounts.email") throw emailTaken();
     throw error;
   }
-  if (inserted !== 1) return explainRefusal(env, invite, input.email, now);
+  if (inserted !== 1) return explainRefusal(env, invite, { email: input.email }, now);
   return {
-    id: userId,
+    id: accountId,
     tenantId: invite.tenantId,
     email: input.email,
+    status: "Active",
+    role: invite.targetRole,
+    createdAt: iso(now),
+    updatedAt: iso(now),
+  };
+}
+
+/**
+ * `POST /invites/{token}/accept`: an existing account joins the invite's tenant. One D1 batch: the
+ * invite is taken first, conditional on it being redeemable by this token and on the account not
+ * being a member already, and the membership is inserted only from an invite this very request
+ * took (`used_by`, `used_at`). So of any number of concurrent accepts and registers exactly one
+ * wins, and a refused accept (ALREADY_MEMBER included) leaves the invite Pending.
+ */
+export async function acceptInvite(env: Env, caller: Caller, token: string): Promise<RegisteredUser> {
+  const now = Date.now();
+  const invite = await redeemableInvite(env, token, caller.email, now);
+  if (await isMember(env, invite.tenantId, caller.userId)) throw alreadyMember();
+  const [taken] = await env.DB.batch([
+    env.DB.prepare(
+      // ?3 is unused here (REDEEMABLE numbers its parameters for the register statement).
+      `UPDATE invites AS i SET used_at = ?4, used_by = ?1, updated_at = ?4
+       WHERE ${REDEEMABLE}
+         AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = i.tenant_id AND m.account_id = ?1)
+       RETURNING id`,
+    ).bind(caller.userId, caller.email, null, now, invite.id, invite.tokenHash),
+    env.DB.prepare(
+      `INSERT INTO memberships (tenant_id, account_id, email, role, status, created_at, updated_at)
+       SELECT i.tenant_id, ?1, ?2, i.target_role, 'Active', ?3, ?3 FROM invites i
+       WHERE i.id = ?4 AND i.used_by = ?1 AND i.used_at = ?3`,
+    ).bind(caller.userId, caller.email, now, invite.id),
+  ]);
+  if (taken?.results.length !== 1) return explainRefusal(env, invite, { email: caller.email, accountId: caller.userId }, now);
+  return {
+    id: caller.userId,
+    tenantId: invite.tenantId,
+    email: caller.email,
     status: "Active",
     role: invite.targetRole,
     createdAt: iso(now),

@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { errorResponses, jsonBody, jsonContent } from "../../http/openapi";
+import { anyMember } from "../../http/authenticate";
+import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { HOUR_MS, limitPerClient } from "../../rate-limit/middleware";
-import { createTenant } from "./service";
+import { createTenant, getTenant } from "./service";
 
 const TenantSignupSchema = z
   .object({
@@ -43,7 +44,34 @@ const createTenantRoute = createRoute({
   },
 });
 
-export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(createTenantRoute, async (c) => {
-  const created = await createTenant(c.env, c.req.valid("json"));
-  return c.json(created, 201);
+const TenantSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().openapi({ example: "Initech" }),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    memberCount: z.number().int().openapi({ description: "Members of the tenant, Active and Inactive" }),
+  })
+  .openapi("Tenant");
+
+const getTenantRoute = createRoute({
+  method: "get",
+  path: "/tenants/{id}",
+  tags: ["Tenants"],
+  summary: "The caller's tenant (any member)",
+  description: "Any id other than the caller's own tenant (another tenant's included) is 404 TENANT_NOT_FOUND.",
+  security: bearerSecurity,
+  middleware: [...anyMember] as const,
+  request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid" }) }) },
+  responses: {
+    200: jsonContent(TenantSchema, "The tenant"),
+    ...errorResponses(401, 404),
+  },
 });
+
+export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createTenantRoute, async (c) => {
+    const created = await createTenant(c.env, c.req.valid("json"));
+    return c.json(created, 201);
+  })
+  .openapi(getTenantRoute, async (c) => c.json(await getTenant(c.env, c.get("caller").tenantId, c.req.valid("param").id), 200));

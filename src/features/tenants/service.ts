@@ -1,8 +1,8 @@
-import { eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import { database, uniqueViolation } from "../../db/client";
-import { tenants, users } from "../../db/schema";
+import { accounts, memberships, tenants } from "../../db/schema";
 import type { Env } from "../../env";
-import { conflict } from "../../http/errors";
+import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { hashPassword } from "../../security/passwords";
@@ -18,7 +18,7 @@ const normalizeTenantName = (name: string) => name.trim().toLowerCase();
 const nameTaken = () => conflict("TENANT_NAME_TAKEN", "A tenant with this name already exists");
 const emailTaken = () => conflict("EMAIL_TAKEN", "This email is already registered");
 
-/** Creates the tenant and its Owner in one atomic batch; unique indexes settle any race. */
+/** Creates the tenant, its Owner's account and the Owner membership in one atomic batch; unique indexes settle any race. */
 export async function createTenant(env: Env, input: TenantSignup) {
   const db = database(env.DB);
   const nameNormalized = normalizeTenantName(input.name);
@@ -26,38 +26,69 @@ export async function createTenant(env: Env, input: TenantSignup) {
   // Cheap pre-check so a duplicate does not cost a password hash; the batch below stays authoritative.
   const [sameName, sameEmail] = await db.batch([
     db.select({ id: tenants.id }).from(tenants).where(eq(tenants.nameNormalized, nameNormalized)).limit(1),
-    db.select({ id: users.id }).from(users).where(eq(users.email, input.adminEmail)).limit(1),
+    db.select({ id: accounts.id }).from(accounts).where(eq(accounts.email, input.adminEmail)).limit(1),
   ]);
   if (sameName.length) throw nameTaken();
   if (sameEmail.length) throw emailTaken();
 
   const now = Date.now();
   const tenant = { id: newId(), name: input.name.trim(), nameNormalized, createdAt: now, updatedAt: now };
-  const owner = {
+  const account = {
     id: newId(),
-    tenantId: tenant.id,
     email: input.adminEmail,
     passwordHash: await hashPassword(input.adminPassword, env.PASSWORD_PEPPER),
+    emailVerifiedAt: null,
+    lastTenantId: tenant.id,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const owner = {
+    tenantId: tenant.id,
+    accountId: account.id,
+    email: account.email,
     role: "Owner" as const,
     status: "Active" as const,
     createdAt: now,
     updatedAt: now,
   };
   try {
-    await db.batch([db.insert(tenants).values(tenant), db.insert(users).values(owner)]);
+    await db.batch([db.insert(tenants).values(tenant), db.insert(accounts).values(account), db.insert(memberships).values(owner)]);
   } catch (error) {
     const column = uniqueViolation(error);
     if (column === "tenants.name_normalized") throw nameTaken();
-    if (column === "users.email") throw emailTaken();
+    if (column === "accounts.email") throw emailTaken();
     throw error;
   }
   return {
     tenantId: tenant.id,
     tenantName: tenant.name,
     tenantCreatedAt: iso(now),
-    adminUserId: owner.id,
-    adminEmail: owner.email,
+    adminUserId: account.id,
+    adminEmail: account.email,
     adminRole: owner.role,
     adminCreatedAt: iso(now),
   };
+}
+
+export interface TenantView {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  /** every membership, Active and Inactive: the users list's unfiltered `total` */
+  memberCount: number;
+}
+
+const tenantNotFound = () => notFound("TENANT_NOT_FOUND", "No tenant with this id is yours");
+
+/** The caller's own tenant; any other id (another tenant's included) is 404, never 403. */
+export async function getTenant(env: Env, callerTenantId: string, id: string): Promise<TenantView> {
+  if (id !== callerTenantId) throw tenantNotFound();
+  const db = database(env.DB);
+  const [[tenant], [members]] = await db.batch([
+    db.select().from(tenants).where(eq(tenants.id, id)).limit(1),
+    db.select({ n: count() }).from(memberships).where(eq(memberships.tenantId, id)),
+  ]);
+  if (!tenant) throw tenantNotFound();
+  return { id: tenant.id, name: tenant.name, createdAt: iso(tenant.createdAt), updatedAt: iso(tenant.updatedAt), memberCount: members?.n ?? 0 };
 }

@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
-import { authenticate, ownerOrAdmin, requireRole } from "../../http/authenticate";
+import { anyMember, authenticate, ownerOrAdmin } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
-import { ASSIGNABLE_ROLES, changeUser, getUser, listUsers, USER_SORT_FIELDS } from "./service";
+import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, removeUser, USER_SORT_FIELDS } from "./service";
 
 const UserListQuery = pageQuerySchema(USER_SORT_FIELDS).extend({
   Status: enumFilter("Status", USER_STATUSES),
@@ -28,7 +28,19 @@ const ChangeUserSchema = z
 
 const UserIdParams = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid" }) });
 
-const anyMember = [authenticate, requireRole(...ROLES)] as const;
+const MyTenantsSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        tenantId: z.uuid(),
+        tenantName: z.string().openapi({ example: "Initech" }),
+        role: z.enum(ROLES),
+        status: z.enum(USER_STATUSES),
+        joinedAt: z.iso.datetime(),
+      }),
+    ),
+  })
+  .openapi("MyTenants");
 
 const meRoute = createRoute({
   method: "get",
@@ -40,6 +52,36 @@ const meRoute = createRoute({
   responses: {
     200: jsonContent(UserSchema, "The caller"),
     ...errorResponses(401, 404),
+  },
+});
+
+const myTenantsRoute = createRoute({
+  method: "get",
+  path: "/users/me/tenants",
+  tags: ["Users"],
+  summary: "Every tenant the caller's account belongs to (Active and Inactive memberships), oldest first",
+  description: "Works from a session in any of them (also one whose tenant was deleted); switch with POST /auth/switch-tenant.",
+  security: bearerSecurity,
+  middleware: [authenticate] as const,
+  responses: {
+    200: jsonContent(MyTenantsSchema, "The caller's memberships"),
+    ...errorResponses(401),
+  },
+});
+
+const leaveRoute = createRoute({
+  method: "delete",
+  path: "/users/me",
+  tags: ["Users"],
+  summary: "Leave the current tenant",
+  description:
+    "Deletes the caller's membership of the session's tenant and ends its sessions there (its tokens answer 401 at once). " +
+    "The account and its other memberships stay. 409 LAST_OWNER for the tenant's last active Owner.",
+  security: bearerSecurity,
+  middleware: [...anyMember] as const,
+  responses: {
+    204: { description: "Left the tenant" },
+    ...errorResponses(401, 404, 409),
   },
 });
 
@@ -80,8 +122,8 @@ const changeUserRoute = createRoute({
     "Only an Owner grants or removes Admin; an Admin manages Developers and Viewers only (403 FORBIDDEN,",
     "403 ROLE_NOT_ASSIGNABLE for granting Admin). Nobody changes an Owner's role (403), Owner cannot be",
     "granted (400), and deactivating the last active Owner is 409 LAST_OWNER. Another tenant's user or a",
-    "malformed id is 404 USER_NOT_FOUND. Deactivation revokes the user's refresh tokens; both changes apply",
-    "to the user's very next request.",
+    "malformed id is 404 USER_NOT_FOUND. Deactivation revokes the user's refresh tokens for this tenant; both",
+    "changes apply to the user's very next request, in this tenant only (their other memberships are untouched).",
   ].join(" "),
   security: bearerSecurity,
   middleware: [...ownerOrAdmin, requireJsonBody] as const,
@@ -95,10 +137,35 @@ const changeUserRoute = createRoute({
   },
 });
 
+const removeUserRoute = createRoute({
+  method: "delete",
+  path: "/users/{id}",
+  tags: ["Users"],
+  summary: "Remove a member from the caller's tenant",
+  description: [
+    "The same rules as PATCH: an Admin removes Developers and Viewers only, only an Owner removes an Admin or",
+    "another Owner (403 FORBIDDEN), and removing the last active Owner is 409 LAST_OWNER. The membership is",
+    "deleted and the member's sessions in this tenant end at once (their tokens answer 401); the account and",
+    "its other memberships stay, and it may be invited back. Another tenant's user is 404 USER_NOT_FOUND.",
+  ].join(" "),
+  security: bearerSecurity,
+  middleware: [...ownerOrAdmin] as const,
+  request: { params: UserIdParams },
+  responses: {
+    204: { description: "Removed" },
+    ...errorResponses(401, 403, 404, 409),
+  },
+});
+
 export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(meRoute, async (c) => {
     const caller = c.get("caller");
     return c.json(await getUser(c.env, caller.tenantId, caller.userId), 200);
+  })
+  .openapi(myTenantsRoute, async (c) => c.json(await listMyTenants(c.env, c.get("caller").userId), 200))
+  .openapi(leaveRoute, async (c) => {
+    await leaveTenant(c.env, c.get("caller"));
+    return c.body(null, 204);
   })
   .openapi(listUsersRoute, async (c) => {
     const query = c.req.valid("query");
@@ -116,4 +183,8 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   .openapi(changeUserRoute, async (c) => {
     const { id } = c.req.valid("param");
     return c.json(await changeUser(c.env, c.get("caller"), id, c.req.valid("json")), 200);
+  })
+  .openapi(removeUserRoute, async (c) => {
+    await removeUser(c.env, c.get("caller"), c.req.valid("param").id);
+    return c.body(null, 204);
   });

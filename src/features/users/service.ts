@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq } from "drizzle-orm";
 import { database } from "../../db/client";
-import { users, type Role, type UserRow, type UserStatus } from "../../db/schema";
+import { memberships, tenants, type MembershipRow, type Role, type UserStatus } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
@@ -14,6 +14,7 @@ export type UserSortField = (typeof USER_SORT_FIELDS)[number];
 export const ASSIGNABLE_ROLES = ["Admin", "Developer", "Viewer"] as const;
 export type AssignableRole = (typeof ASSIGNABLE_ROLES)[number];
 
+/** The seed's User object: an account as a member of one tenant (the membership's role, status and timestamps). */
 export interface UserView {
   id: string;
   tenantId: string;
@@ -24,34 +25,34 @@ export interface UserView {
   updatedAt: string;
 }
 
-export function toUserView(user: UserRow): UserView {
+export function toUserView(member: MembershipRow): UserView {
   return {
-    id: user.id,
-    tenantId: user.tenantId,
-    email: user.email,
-    status: user.status,
-    role: user.role,
-    createdAt: iso(user.createdAt),
-    updatedAt: iso(user.updatedAt),
+    id: member.accountId,
+    tenantId: member.tenantId,
+    email: member.email,
+    status: member.status,
+    role: member.role,
+    createdAt: iso(member.createdAt),
+    updatedAt: iso(member.updatedAt),
   };
 }
 
 const userNotFound = () => notFound("USER_NOT_FOUND", "No user with this id in your tenant");
 
-async function findTenantUser(env: Env, tenantId: string, userId: string): Promise<UserRow | null> {
-  if (!UUID_PATTERN.test(userId)) return null;
-  const [user] = await database(env.DB)
+async function findMember(env: Env, tenantId: string, accountId: string): Promise<MembershipRow | null> {
+  if (!UUID_PATTERN.test(accountId)) return null;
+  const [member] = await database(env.DB)
     .select()
-    .from(users)
-    .where(and(eq(users.id, userId), eq(users.tenantId, tenantId)))
+    .from(memberships)
+    .where(and(eq(memberships.tenantId, tenantId), eq(memberships.accountId, accountId)))
     .limit(1);
-  return user ?? null;
+  return member ?? null;
 }
 
 export async function getUser(env: Env, tenantId: string, userId: string): Promise<UserView> {
-  const user = await findTenantUser(env, tenantId, userId);
-  if (!user) throw userNotFound();
-  return toUserView(user);
+  const member = await findMember(env, tenantId, userId);
+  if (!member) throw userNotFound();
+  return toUserView(member);
 }
 
 export interface UserListQuery {
@@ -63,29 +64,33 @@ export interface UserListQuery {
   role?: Role | undefined;
 }
 
-/** Each sort column has a (tenant_id, column, id) index; email is unique, so it needs no tiebreak. */
+/**
+ * Each sort column has a (tenant_id, column, account_id) index (`id` is the primary key's second
+ * column); email is unique, so it needs no tiebreak.
+ */
 export function userListStatements(env: Env, tenantId: string, query: UserListQuery) {
   const db = database(env.DB);
   const where = and(
-    eq(users.tenantId, tenantId),
-    query.status ? eq(users.status, query.status) : undefined,
-    query.role ? eq(users.role, query.role) : undefined,
+    eq(memberships.tenantId, tenantId),
+    query.status ? eq(memberships.status, query.status) : undefined,
+    query.role ? eq(memberships.role, query.role) : undefined,
   );
   const order = query.direction === "asc" ? asc : desc;
   const sortColumn = {
-    id: users.id,
-    email: users.email,
-    createdAt: users.createdAt,
-    updatedAt: users.updatedAt,
-    role: users.role,
-    status: users.status,
+    id: memberships.accountId,
+    email: memberships.email,
+    createdAt: memberships.createdAt,
+    updatedAt: memberships.updatedAt,
+    role: memberships.role,
+    status: memberships.status,
   }[query.sortField];
-  const ordering = query.sortField === "id" || query.sortField === "email" ? [order(sortColumn)] : [order(sortColumn), order(users.id)];
+  const ordering =
+    query.sortField === "id" || query.sortField === "email" ? [order(sortColumn)] : [order(sortColumn), order(memberships.accountId)];
   return [
-    db.select({ total: count() }).from(users).where(where),
+    db.select({ total: count() }).from(memberships).where(where),
     db
       .select()
-      .from(users)
+      .from(memberships)
       .where(where)
       .orderBy(...ordering)
       .limit(query.perPage)
@@ -96,6 +101,25 @@ export function userListStatements(env: Env, tenantId: string, query: UserListQu
 export async function listUsers(env: Env, tenantId: string, query: UserListQuery): Promise<Page<UserView>> {
   const [[counted], rows] = await database(env.DB).batch(userListStatements(env, tenantId, query));
   return { total: counted?.total ?? 0, items: rows.map(toUserView) };
+}
+
+export interface MyTenant {
+  tenantId: string;
+  tenantName: string;
+  role: Role;
+  status: UserStatus;
+  joinedAt: string;
+}
+
+/** Every membership of the account (Active and Inactive) in tenants that exist, oldest first. */
+export async function listMyTenants(env: Env, accountId: string): Promise<{ items: MyTenant[] }> {
+  const rows = await database(env.DB)
+    .select({ tenantId: memberships.tenantId, tenantName: tenants.name, role: memberships.role, status: memberships.status, joinedAt: memberships.createdAt })
+    .from(memberships)
+    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+    .where(eq(memberships.accountId, accountId))
+    .orderBy(asc(memberships.createdAt), asc(memberships.tenantId));
+  return { items: rows.map((row) => ({ ...row, joinedAt: iso(row.joinedAt) })) };
 }
 
 export interface UserChange {
@@ -109,8 +133,9 @@ export interface UserChange {
  * - only an Owner grants or removes Admin;
  * - nobody changes an Owner's role (so nobody changes their own role: an Owner's is fixed and an
  *   Admin may not touch Admins); Owners may change an Owner's status, subject to the last-Owner rule.
+ * Removing a member from the tenant follows the same rules as deactivating them.
  */
-export function assertMayChange(actorRole: Role, target: Pick<UserRow, "role">, change: UserChange): void {
+export function assertMayChange(actorRole: Role, target: Pick<MembershipRow, "role">, change: UserChange): void {
   if (actorRole !== "Owner" && actorRole !== "Admin") throw forbidden();
   if (target.role === "Owner") {
     if (actorRole !== "Owner") throw forbidden("Only an Owner can change another Owner");
@@ -123,23 +148,46 @@ export function assertMayChange(actorRole: Role, target: Pick<UserRow, "role">, 
   }
 }
 
-const lastOwner = () =>
-  conflict("LAST_OWNER", "This is the tenant's last active Owner; another active Owner must exist before it can be deactivated");
+const lastOwner = (what = "deactivated") =>
+  conflict("LAST_OWNER", `This is the tenant's last active Owner; another active Owner must exist before it can be ${what}`);
 
 const MAX_ATTEMPTS = 3;
+
+/** SQL: the membership (?tenant, ?account) is not the tenant's last active Owner. */
+const NOT_LAST_ACTIVE_OWNER = (tenant: string, account: string) =>
+  `(role <> 'Owner' OR status <> 'Active' OR EXISTS (
+     SELECT 1 FROM memberships o WHERE o.tenant_id = ${tenant} AND o.account_id <> ${account} AND o.role = 'Owner' AND o.status = 'Active'))`;
+
+/** Ends every session of the account in the tenant (the access token already fails: it has no Active membership). */
+const revokeSessions = (env: Env, now: number, tenantId: string, accountId: string, onlyIf: string) =>
+  env.DB.prepare(
+    `UPDATE refresh_tokens SET revoked_at = ?1
+     WHERE account_id = ?2 AND tenant_id = ?3 AND revoked_at IS NULL AND ${onlyIf}`,
+  ).bind(now, accountId, tenantId);
+
+/** Nothing written: tells a changed actor (re-evaluate with `role`) from a refusal. */
+async function actorRoleNow(env: Env, actor: Caller): Promise<Role> {
+  const [current] = await database(env.DB)
+    .select({ role: memberships.role, status: memberships.status })
+    .from(memberships)
+    .where(and(eq(memberships.accountId, actor.userId), eq(memberships.tenantId, actor.tenantId)))
+    .limit(1);
+  if (!current || current.status !== "Active") throw forbidden("Your account no longer has this authority");
+  return current.role;
+}
 
 /**
  * Applies a role/status change in one conditional UPDATE that re-checks, at the moment of writing,
  * everything the decision rested on: the target's role is still the one the rules were evaluated
  * for, the actor still holds their role, and deactivating an Owner leaves another active Owner.
  * Two Owners deactivating each other at once therefore cannot both succeed. Deactivation also
- * revokes the target's refresh tokens in the same batch; their access token stops working at once
- * because every request reads status from D1.
+ * revokes the target's refresh tokens for this tenant in the same batch; their access token stops
+ * working at once because every request reads the membership from D1. Other tenants are untouched.
  */
 export async function changeUser(env: Env, actor: Caller, targetId: string, change: UserChange): Promise<UserView> {
   let actorRole = actor.role;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const target = await findTenantUser(env, actor.tenantId, targetId);
+    const target = await findMember(env, actor.tenantId, targetId);
     if (!target) throw userNotFound();
     assertMayChange(actorRole, target, change);
 
@@ -148,44 +196,82 @@ export async function changeUser(env: Env, actor: Caller, targetId: string, chan
     const now = Date.now();
     const [updated] = await env.DB.batch([
       env.DB.prepare(
-        `UPDATE users
+        `UPDATE memberships
          SET role = ?1, status = ?2,
              updated_at = CASE WHEN role = ?1 AND status = ?2 THEN updated_at ELSE ?3 END
-         WHERE id = ?4 AND tenant_id = ?5 AND role = ?6
-           AND EXISTS (SELECT 1 FROM users a WHERE a.id = ?7 AND a.tenant_id = ?5 AND a.role = ?8 AND a.status = 'Active')
-           AND (?2 = 'Active' OR role <> 'Owner' OR EXISTS (
-                 SELECT 1 FROM users o WHERE o.tenant_id = ?5 AND o.id <> ?4 AND o.role = 'Owner' AND o.status = 'Active'))
+         WHERE account_id = ?4 AND tenant_id = ?5 AND role = ?6
+           AND EXISTS (SELECT 1 FROM memberships a WHERE a.account_id = ?7 AND a.tenant_id = ?5 AND a.role = ?8 AND a.status = 'Active')
+           AND (?2 = 'Active' OR ${NOT_LAST_ACTIVE_OWNER("?5", "?4")})
          RETURNING *`,
-      ).bind(role, status, now, target.id, actor.tenantId, target.role, actor.userId, actorRole),
-      env.DB.prepare(
-        `UPDATE refresh_tokens SET revoked_at = ?1
-         WHERE user_id = ?2 AND revoked_at IS NULL
-           AND EXISTS (SELECT 1 FROM users WHERE id = ?2 AND status = 'Inactive')`,
-      ).bind(now, target.id),
+      ).bind(role, status, now, target.accountId, actor.tenantId, target.role, actor.userId, actorRole),
+      revokeSessions(
+        env,
+        now,
+        actor.tenantId,
+        target.accountId,
+        `EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3 AND status = 'Inactive')`,
+      ),
     ]);
     const row = updated?.results[0] as Record<string, unknown> | undefined;
     if (row) {
-      return toUserView({
-        ...target,
-        role: row.role as Role,
-        status: row.status as UserStatus,
-        updatedAt: row.updated_at as number,
-      });
+      return toUserView({ ...target, role: row.role as Role, status: row.status as UserStatus, updatedAt: row.updated_at as number });
     }
 
     // Nothing written: find out which premise no longer holds.
-    const [current] = await database(env.DB)
-      .select({ role: users.role, status: users.status })
-      .from(users)
-      .where(and(eq(users.id, actor.userId), eq(users.tenantId, actor.tenantId)))
-      .limit(1);
-    if (!current || current.status !== "Active") throw forbidden("Your account no longer has this authority");
-    if (current.role === actorRole) {
-      const fresh = await findTenantUser(env, actor.tenantId, targetId);
+    const current = await actorRoleNow(env, actor);
+    if (current === actorRole) {
+      const fresh = await findMember(env, actor.tenantId, targetId);
       if (fresh?.role === "Owner" && target.role === "Owner" && status === "Inactive") throw lastOwner();
     }
     // Otherwise the target's role or the actor's changed meanwhile: evaluate the rules again.
-    actorRole = current.role;
+    actorRole = current;
   }
   throw conflict("CONCURRENT_UPDATE", "The user changed while this request was processed; retry");
+}
+
+/**
+ * Removes the member from the actor's tenant (`DELETE /users/{id}`): the same rules as deactivating
+ * them, re-checked in the DELETE itself, and the member's sessions in this tenant are revoked in the
+ * same batch. The account and its other memberships stay; it may be invited back.
+ */
+export async function removeUser(env: Env, actor: Caller, targetId: string): Promise<void> {
+  let actorRole = actor.role;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const target = await findMember(env, actor.tenantId, targetId);
+    if (!target) throw userNotFound();
+    assertMayChange(actorRole, target, { status: "Inactive" });
+    const [deleted] = await env.DB.batch([
+      env.DB.prepare(
+        `DELETE FROM memberships
+         WHERE account_id = ?1 AND tenant_id = ?2 AND role = ?3
+           AND EXISTS (SELECT 1 FROM memberships a WHERE a.account_id = ?4 AND a.tenant_id = ?2 AND a.role = ?5 AND a.status = 'Active')
+           AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")}
+         RETURNING account_id`,
+      ).bind(target.accountId, actor.tenantId, target.role, actor.userId, actorRole),
+      revokeSessions(env, Date.now(), actor.tenantId, target.accountId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
+    ]);
+    if (deleted?.results.length === 1) return;
+
+    const current = await actorRoleNow(env, actor);
+    if (current === actorRole) {
+      const fresh = await findMember(env, actor.tenantId, targetId);
+      if (!fresh) throw userNotFound();
+      if (fresh.role === "Owner" && target.role === "Owner") throw lastOwner("removed");
+    }
+    actorRole = current;
+  }
+  throw conflict("CONCURRENT_UPDATE", "The user changed while this request was processed; retry");
+}
+
+/** `DELETE /users/me`: the caller leaves the tenant; the last active Owner cannot (409 LAST_OWNER). */
+export async function leaveTenant(env: Env, caller: Caller): Promise<void> {
+  const [deleted] = await env.DB.batch([
+    env.DB.prepare(
+      `DELETE FROM memberships WHERE account_id = ?1 AND tenant_id = ?2 AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")} RETURNING account_id`,
+    ).bind(caller.userId, caller.tenantId),
+    revokeSessions(env, Date.now(), caller.tenantId, caller.userId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
+  ]);
+  if (deleted?.results.length === 1) return;
+  if (await findMember(env, caller.tenantId, caller.userId)) throw lastOwner("left");
+  // Already gone (a concurrent removal): the outcome the caller asked for.
 }

@@ -13,6 +13,14 @@
  *   const user = await api.register(invite.token, { email: "dev@initech.test", password: "another long password" });
  *   const { total, items } = await api.listInvites({ Status: "Pending", CpOrd: "createdAt", TpOrd: "Desc", Qt: "20" });
  *
+ * One account, many tenants: someone already signed in (to any tenant) joins another with its invite,
+ * then switches the client to it; the access token's `tenant_id` is always the active tenant.
+ *   const joined = await api.accept(invite.token);                  // the member view in the invite's tenant
+ *   await api.switchTenant(joined.tenantId);                        // the client now acts in that tenant
+ *   const { items: memberships } = await api.myTenants();
+ *   await api.removeUser(userId);                                   // Owner/Admin: remove from this tenant
+ *   await api.leave();                                              // leave the active tenant
+ *
  * Every failure is thrown as an ApiRequestError carrying the API's error envelope: branch on `error.code`
  * (`INVITE_EXPIRED`, `EMAIL_TAKEN`, `RATE_LIMITED`, ...), show `error.message`, quote `error.requestId`
  * in bug reports.
@@ -123,12 +131,31 @@ export function createApiClient(options: ApiClientOptions) {
     },
     /** Creates a tenant and its Owner (public). */
     signUp: (body: { name: string; adminEmail: string; adminPassword: string }) => unwrap(v1.tenants.$post({ json: body })),
-    /** Signs in and keeps the access token for the following calls. */
-    async logIn(email: string, password: string) {
-      const tokens = await unwrap(v1.auth.login.$post({ json: { email, password } }));
+    /**
+     * Signs in and keeps the access token for the following calls. Without `tenantId`: the tenant signed
+     * in to most recently; the response's `tenants` lists every tenant the account may switch to.
+     */
+    async logIn(email: string, password: string, tenantId?: string) {
+      const tokens = await unwrap(v1.auth.login.$post({ json: { email, password, ...(tenantId ? { tenantId } : {}) } }));
       accessToken = tokens.accessToken;
       return tokens;
     },
+    /** A session in another tenant of the signed-in account (403 NOT_A_MEMBER otherwise); keeps its access token. */
+    async switchTenant(tenantId: string) {
+      const tokens = await unwrap(v1.auth["switch-tenant"].$post({ json: { tenantId } }));
+      accessToken = tokens.accessToken;
+      return tokens;
+    },
+    /** Signed in (any tenant): join the invite's tenant with the invite's role. */
+    accept: (inviteToken: string) => unwrap(v1.invites[":token"].accept.$post({ param: { token: inviteToken } })),
+    /** Every membership of the signed-in account, Active and Inactive. */
+    myTenants: () => unwrap(v1.users.me.tenants.$get()),
+    /** Owner/Admin: remove a member from the active tenant (their account and other memberships stay). */
+    removeUser: (userId: string) => unwrap(v1.users[":id"].$delete({ param: { id: userId } })),
+    /** Leave the active tenant (409 LAST_OWNER for its last active Owner). */
+    leave: () => unwrap(v1.users.me.$delete()),
+    /** Any member: the active tenant, with its member count (another tenant's id is 404). */
+    getTenant: (tenantId: string) => unwrap(v1.tenants[":id"].$get({ param: { id: tenantId } })),
     /** Admin or Owner: creates an invite; its `token` composes the registration link. */
     createInvite: (body: { role?: "Admin" | "Developer" | "Viewer"; validityDays?: number; email?: string } = {}) =>
       unwrap(v1.invites.$post({ json: body })),

@@ -43,6 +43,30 @@ describe("typed client (hc<AppType>) against the Worker", () => {
     expect(bookmarks.get()! >= afterWrite!).toBe(true);
   });
 
+  it("joins a second tenant: accept → switchTenant → getTenant/myTenants → removeUser; leave", async () => {
+    const host = createApiClient({ baseUrl: BASE, fetch: workerFetch });
+    const hostEmail = uniqueEmail("rpc-host");
+    const hostTenant = await host.signUp({ name: unique("rpc-host"), adminEmail: hostEmail, adminPassword: PASSWORD });
+    await host.logIn(hostEmail, PASSWORD);
+    const joiner = createApiClient({ baseUrl: BASE, fetch: workerFetch });
+    const joinerEmail = uniqueEmail("rpc-joiner");
+    const home = await joiner.signUp({ name: unique("rpc-home"), adminEmail: joinerEmail, adminPassword: PASSWORD });
+    await joiner.logIn(joinerEmail, PASSWORD);
+
+    const invite = await host.createInvite({ role: "Viewer" });
+    const joined = await joiner.accept(invite.token);
+    expect(joined).toMatchObject({ id: home.adminUserId, tenantId: hostTenant.tenantId, role: "Viewer" });
+    const switched = await joiner.switchTenant(hostTenant.tenantId);
+    expect(switched.tenantId).toBe(hostTenant.tenantId);
+    expect((await joiner.getTenant(hostTenant.tenantId)).memberCount).toBe(2);
+    expect((await joiner.myTenants()).items.map((t) => t.tenantId)).toEqual([home.tenantId, hostTenant.tenantId]);
+
+    await host.removeUser(home.adminUserId);
+    await expect(joiner.getTenant(hostTenant.tenantId)).rejects.toMatchObject({ status: 401 });
+    await joiner.logIn(joinerEmail, PASSWORD, home.tenantId);
+    await expect(joiner.leave()).rejects.toMatchObject({ status: 409, code: "LAST_OWNER" });
+  });
+
   it("throws the error envelope as ApiRequestError, with code, status, field errors and request id", async () => {
     const client = createApiClient({ baseUrl: BASE, fetch: workerFetch });
     const invalid = await client.signUp({ name: "", adminEmail: "nope", adminPassword: "short" }).catch((error: unknown) => error);

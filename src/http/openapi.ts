@@ -14,9 +14,9 @@ export const ErrorEnvelopeSchema = z
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input (VALIDATION_ERROR, INVALID_SORT_FIELD)",
   401: "Missing or invalid credentials (UNAUTHORIZED; INVALID_CREDENTIALS on login)",
-  403: "The caller's role does not allow this (FORBIDDEN, ROLE_NOT_ASSIGNABLE)",
+  403: "The caller's role does not allow this (FORBIDDEN, ROLE_NOT_ASSIGNABLE), or the account is not an active member of the tenant asked for (NOT_A_MEMBER)",
   404: "Not found (e.g. NOT_FOUND, TENANT_NOT_FOUND, INVITE_NOT_FOUND); another tenant's resource is 404 too",
-  409: "Conflict with the current state; `code` says which (e.g. EMAIL_TAKEN, TENANT_NAME_TAKEN, INVITE_USED, INVITE_EXPIRED, INVITE_REVOKED)",
+  409: "Conflict with the current state; `code` says which (e.g. EMAIL_TAKEN, TENANT_NAME_TAKEN, INVITE_USED, INVITE_EXPIRED, INVITE_REVOKED, ALREADY_MEMBER, LAST_OWNER)",
   413: "Body larger than 16 KiB",
   415: "Body is not JSON",
   429: "Rate limited; see Retry-After",

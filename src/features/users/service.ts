@@ -148,8 +148,8 @@ export function assertMayChange(actorRole: Role, target: Pick<MembershipRow, "ro
   }
 }
 
-const lastOwner = (what = "deactivated") =>
-  conflict("LAST_OWNER", `This is the tenant's last active Owner; another active Owner must exist before it can be ${what}`);
+const lastOwner = (action = "be deactivated") =>
+  conflict("LAST_OWNER", `This is the tenant's last active Owner; another active Owner must exist before it can ${action}`);
 
 const MAX_ATTEMPTS = 3;
 
@@ -256,7 +256,7 @@ export async function removeUser(env: Env, actor: Caller, targetId: string): Pro
     if (current === actorRole) {
       const fresh = await findMember(env, actor.tenantId, targetId);
       if (!fresh) throw userNotFound();
-      if (fresh.role === "Owner" && target.role === "Owner") throw lastOwner("removed");
+      if (fresh.role === "Owner" && target.role === "Owner") throw lastOwner("be removed");
     }
     actorRole = current;
   }
@@ -272,6 +272,6 @@ export async function leaveTenant(env: Env, caller: Caller): Promise<void> {
     revokeSessions(env, Date.now(), caller.tenantId, caller.userId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
   ]);
   if (deleted?.results.length === 1) return;
-  if (await findMember(env, caller.tenantId, caller.userId)) throw lastOwner("left");
+  if (await findMember(env, caller.tenantId, caller.userId)) throw lastOwner("leave");
   // Already gone (a concurrent removal): the outcome the caller asked for.
 }

@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 // plain ESM helper shared with scripts/dev-setup.mjs
 import { generateSecrets } from "./scripts/secrets.mjs";
 
+/** What the test webhook receiver (below) was sent, by URL path. */
+const received = new Map<string, unknown[]>();
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(new URL("./drizzle", import.meta.url).pathname);
   return {
@@ -11,7 +14,21 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // Fresh secrets every run: tests never depend on a committed key.
-          bindings: { ...generateSecrets(), TEST_MIGRATIONS: migrations },
+          // ALLOW_LOCAL_WEBHOOKS off whatever a local .dev.vars says: the tests that want it set it themselves.
+          bindings: { ...generateSecrets(), TEST_MIGRATIONS: migrations, ALLOW_LOCAL_WEBHOOKS: "" },
+          // No test reaches the network: every outbound request of the Worker ends here, in Node.
+          // `https://hooks.*` is a webhook receiver (204, remembered per path, read back through
+          // `https://receiver.control/log?path=…`, see test/webhook-helpers.ts); anything else is a 503.
+          outboundService: async (request: Request) => {
+            const url = new URL(request.url);
+            if (url.hostname === "receiver.control") return Response.json(received.get(url.searchParams.get("path") ?? "") ?? []);
+            if (url.hostname.startsWith("hooks.")) {
+              const entry = { url: request.url, method: request.method, headers: Object.fromEntries(request.headers), body: await request.text() };
+              received.set(url.pathname, [...(received.get(url.pathname) ?? []), entry]);
+              return new Response(null, { status: 204 });
+            }
+            return new Response(`outbound network is disabled in tests (${request.method} ${url.origin})`, { status: 503 });
+          },
           // An empty database for test/upgrade.test.ts, which migrates a previous release's rows in place.
           d1Databases: ["UPGRADE_DB"],
         },

@@ -16,6 +16,12 @@ if (!/^CORS_ORIGINS=/m.test(readFileSync(devVars, "utf8"))) {
   console.log(`added CORS_ORIGINS=${LOCAL_DEV_ORIGINS} to .dev.vars`);
 }
 
+// Local receivers (http://localhost / 127.0.0.1) are allowed as webhook URLs only in development: never set in wrangler.toml.
+if (!/^ALLOW_LOCAL_WEBHOOKS=/m.test(readFileSync(devVars, "utf8"))) {
+  appendFileSync(devVars, toDevVars({ ALLOW_LOCAL_WEBHOOKS: "1" }));
+  console.log("added ALLOW_LOCAL_WEBHOOKS=1 to .dev.vars (webhooks may target http://localhost)");
+}
+
 execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
   stdio: "inherit",
   env: { ...process.env, CI: "1" },

@@ -10,6 +10,7 @@ import { validationHook } from "./http/validation";
 import { registerApiDocs } from "./http/api-docs";
 import { corsPolicy } from "./http/cors";
 import { d1Sessions } from "./http/d1-sessions";
+import { outboxDispatch } from "./http/outbox-dispatch";
 import { requestId } from "./http/request-id";
 import { requestLog, routePattern } from "./http/request-log";
 import { securityHeaders } from "./http/security-headers";
@@ -18,6 +19,8 @@ import { authRoutes, wellKnownRoutes } from "./features/auth/routes";
 import { inviteRoutes } from "./features/invites/routes";
 import { tenantRoutes } from "./features/tenants/routes";
 import { userRoutes } from "./features/users/routes";
+import { eventRoutes } from "./features/events/routes";
+import { receiverWebhook, webhookRoutes } from "./features/webhooks/routes";
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -41,7 +44,9 @@ export const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .route("/", tenantRoutes)
   .route("/", authRoutes)
   .route("/", inviteRoutes)
-  .route("/", userRoutes);
+  .route("/", userRoutes)
+  .route("/", eventRoutes)
+  .route("/", webhookRoutes);
 
 export type ApiType = typeof api;
 
@@ -85,12 +90,15 @@ export function createApp(extraRoutes?: Hono<AppEnv>) {
   );
 
   app.use(d1Sessions);
+  // Inside d1Sessions: it sees the request's session-bound DB, the one services append events to.
+  app.use(outboxDispatch);
 
   // Chained so that AppType (below) carries the routes for hc<AppType>.
   const routes = app.route("/api/v1", api).route("/", healthRoutes);
   app.route("/", wellKnownRoutes);
   if (extraRoutes) app.route("/", extraRoutes);
 
+  app.openAPIRegistry.registerWebhook(receiverWebhook);
   registerApiDocs(app);
   return routes;
 }

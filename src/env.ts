@@ -1,9 +1,14 @@
 import type { RateLimiter } from "./rate-limit/rate-limiter";
+import type { WebhookMessage } from "./outbox/webhooks";
 
 /** Bindings, vars and secrets declared in wrangler.toml / .dev.vars / `wrangler secret put`. */
 export interface Env {
   DB: D1Database;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** producer of the `edge-invites-webhooks` Queue (consumer: src/outbox/webhooks.ts) */
+  WEBHOOK_QUEUE: Queue<WebhookMessage>;
+  /** "1" only under `npm run dev` (.dev.vars): webhook URLs may be plain http://localhost / 127.0.0.1. Never in wrangler.toml */
+  ALLOW_LOCAL_WEBHOOKS?: string;
   JWT_PRIVATE_KEY?: string;
   INVITE_TOKEN_KEY?: string;
   /** comma-separated retired INVITE_TOKEN_KEYs: still decrypt until the scheduled re-encryption has moved every row */

@@ -1,14 +1,30 @@
 import { app } from "./app";
 import type { Env } from "./env";
-import { runMaintenance } from "./features/maintenance/service";
+import { PURGE_CRON, runMaintenance } from "./features/maintenance/service";
+import { consumeWebhookBatch, sweepOutbox, WEBHOOK_QUEUE_NAME } from "./outbox/webhooks";
 
 export { RateLimiter } from "./rate-limit/rate-limiter";
 
+/** One consumer per Queue of this Worker, chosen by the batch's queue name. */
+const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<any>, env: Env) => Promise<void>> = {
+  [WEBHOOK_QUEUE_NAME]: consumeWebhookBatch,
+};
+
 export default {
   fetch: app.fetch,
+  async queue(batch, env) {
+    const consume = QUEUE_CONSUMERS[batch.queue];
+    if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
+    await consume(batch, env);
+  },
   async scheduled(controller, env) {
-    const { purge, inviteTokens } = await runMaintenance(env, controller.scheduledTime);
-    console.log(JSON.stringify({ msg: "purge", cron: controller.cron, ...purge }));
-    console.log(JSON.stringify({ msg: "invite tokens re-encrypted", cron: controller.cron, ...inviteTokens }));
+    const swept = await sweepOutbox(env, controller.scheduledTime);
+    if (controller.cron !== PURGE_CRON) {
+      if (swept) console.log(JSON.stringify({ msg: "outbox sweep", cron: controller.cron, webhookDeliveries: swept }));
+      return;
+    }
+    const { purge, inviteTokens, webhookSecrets } = await runMaintenance(env, controller.scheduledTime);
+    console.log(JSON.stringify({ msg: "purge", cron: controller.cron, ...purge, sweptWebhookDeliveries: swept }));
+    console.log(JSON.stringify({ msg: "invite tokens re-encrypted", cron: controller.cron, ...inviteTokens, webhookSecrets }));
   },
 } satisfies ExportedHandler<Env>;

@@ -2,7 +2,7 @@
  * Guarantee: a copy of the database alone reveals no credential. vitest-pool-workers gives every
  * test file its own storage, so "after the whole suite" is this file: it drives every write path
  * the API has (sign-up, login — failed too —, refresh, logout, invite create/renew/revoke,
- * register, accept, switch-tenant, users PATCH/DELETE, leave), then dumps every D1 table and looks for every secret it handled.
+ * register, accept, switch-tenant, users PATCH/DELETE, leave, webhooks), then dumps every D1 table and looks for every secret it handled.
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { call, createInvite, newMember, newTenant, PASSWORD, register, uniqueEma
 const has = (key: string) => apiRoutes().some((route) => routeKey(route) === key);
 
 /** The parts of a secret worth searching for: itself, and its random part without a known prefix. */
-const forms = (secret: string) => [secret, secret.replace(/^(inv|rt)_/, "")];
+const forms = (secret: string) => [secret, secret.replace(/^(inv|rt|whsec)_/, "")];
 
 describe("guarantee: secrets at rest", () => {
   it("after every write path, a dump of every D1 table holds no plaintext password, invite token, refresh or access token", async () => {
@@ -21,6 +21,7 @@ describe("guarantee: secrets at rest", () => {
     const inviteTokens: string[] = [];
     const refreshTokens: string[] = [];
     const accessTokens: string[] = [];
+    const webhookSecrets: string[] = [];
     const exercised: string[] = [];
 
     // sign-up + login
@@ -112,13 +113,33 @@ describe("guarantee: secrets at rest", () => {
       exercised.push("DELETE /api/v1/users/:id");
     }
 
+    // webhooks: the signing secrets (created and rotated away) are stored encrypted, never in clear
+    const hook = await call("POST", "/api/v1/webhooks", { token: owner.token, body: { url: "https://hooks.example.com/at-rest" } });
+    expect(hook.status, hook.text).toBe(201);
+    webhookSecrets.push(hook.body.secret);
+    const rotated = await call("POST", `/api/v1/webhooks/${hook.body.id}/rotate-secret`, { token: owner.token });
+    webhookSecrets.push(rotated.body.secret);
+    expect((await call("PATCH", `/api/v1/webhooks/${hook.body.id}`, { token: owner.token, body: { enabled: true } })).status).toBe(200);
+    const [delivery] = (await env.DB.prepare("SELECT id FROM webhook_deliveries WHERE endpoint_id = ?").bind(hook.body.id).all<{ id: string }>()).results;
+    expect((await call("POST", `/api/v1/webhooks/${hook.body.id}/deliveries/${delivery!.id}/redeliver`, { token: owner.token })).status).toBe(202);
+    const doomed = await call("POST", "/api/v1/webhooks", { token: owner.token, body: { url: "https://hooks.example.com/doomed" } });
+    webhookSecrets.push(doomed.body.secret);
+    expect((await call("DELETE", `/api/v1/webhooks/${doomed.body.id}`, { token: owner.token })).status).toBe(204);
+    exercised.push(
+      "POST /api/v1/webhooks",
+      "POST /api/v1/webhooks/:id/rotate-secret",
+      "PATCH /api/v1/webhooks/:id",
+      "POST /api/v1/webhooks/:id/deliveries/:deliveryId/redeliver",
+      "DELETE /api/v1/webhooks/:id",
+    );
+
     // Every route that answers 2xx to a write is listed above, so a new writing route shows up here.
     const writeRoutes = apiRoutes().filter((route) => route.method !== "GET").map(routeKey);
     expect(writeRoutes.filter((route) => !exercised.includes(route)), "write routes this test does not exercise yet").toEqual([]);
 
     const dump = await dumpDatabase();
     expect(dump.tables).toEqual(expect.arrayContaining(["tenants", "accounts", "memberships", "invites", "refresh_tokens"]));
-    const secrets = [...passwords, ...inviteTokens, ...refreshTokens, ...accessTokens];
+    const secrets = [...passwords, ...inviteTokens, ...refreshTokens, ...accessTokens, ...webhookSecrets];
     for (const secret of secrets) {
       for (const form of forms(secret)) expect(dump.text.includes(form), `plaintext secret in the dump: ${form.slice(0, 10)}…`).toBe(false);
     }
@@ -143,6 +164,6 @@ describe("guarantee: secrets at rest", () => {
     }
     // salted: the same password never produces the same stored string
     expect(new Set(users.map((u) => u.password_hash)).size).toBe(users.length);
-    console.log(`secrets at rest: ${dump.tables.length} tables dumped after ${exercised.length} write routes; ${secrets.length} secrets searched (${passwords.length} passwords, ${inviteTokens.length} invite tokens, ${refreshTokens.length} refresh tokens, ${accessTokens.length} access tokens)`);
+    console.log(`secrets at rest: ${dump.tables.length} tables dumped after ${exercised.length} write routes; ${secrets.length} secrets searched (${passwords.length} passwords, ${inviteTokens.length} invite tokens, ${refreshTokens.length} refresh tokens, ${accessTokens.length} access tokens, ${webhookSecrets.length} webhook secrets)`);
   });
 });

@@ -18,3 +18,9 @@ export function uniqueViolation(error: unknown): string | null {
   }
   return null;
 }
+
+/** A drizzle query as a plain D1 statement, so it can share one raw batch with others (an event's, say). */
+export function asStatement(d1: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return d1.prepare(sql).bind(...params);
+}

@@ -141,8 +141,104 @@ export const refreshTokens = sqliteTable(
   ],
 );
 
+/** Who caused an event: a signed-in user, an anonymous caller holding a link, or the system itself (cron, queue). */
+export const ACTOR_TYPES = ["user", "public", "system"] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+/**
+ * The audit trail (DESIGN §2.8): one row per change, written in the same D1 batch as the change.
+ * `data` is thin JSON (ids, roles, statuses), never a token, link, password or secret.
+ */
+export const events = sqliteTable(
+  "events",
+  {
+    /** UUIDv7: newest first is `ORDER BY id DESC` */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    type: text("type").notNull(),
+    actorType: text("actor_type", { enum: ACTOR_TYPES }).notNull(),
+    actorId: text("actor_id"),
+    data: text("data").notNull(),
+    occurredAt: epochMs("occurred_at").notNull(),
+  },
+  (t) => [
+    index("events_tenant_id_idx").on(t.tenantId, t.id),
+    index("events_tenant_type_idx").on(t.tenantId, t.type, t.id),
+    index("events_occurred_idx").on(t.occurredAt),
+  ],
+);
+
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    url: text("url").notNull(),
+    /** JSON array of subscribed event types; NULL = every type */
+    eventTypes: text("event_types"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** base64(iv || AES-256-GCM) of the `whsec_…` signing secret: it must be usable to sign, so it is encrypted, not hashed */
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    /** the secret replaced by the last rotation, still signing until `previous_secret_expires_at` */
+    previousSecretCiphertext: text("previous_secret_ciphertext"),
+    previousSecretExpiresAt: epochMs("previous_secret_expires_at"),
+    /** first failed attempt since the last success; 3 days of failure disables the endpoint */
+    failingSince: epochMs("failing_since"),
+    disabledAt: epochMs("disabled_at"),
+    disabledReason: text("disabled_reason"),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_tenant_id_idx").on(t.tenantId, t.id)],
+);
+
+export const DELIVERY_STATUSES = ["Pending", "Succeeded", "Failed", "Cancelled"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * The webhook outbox and its log: one row per attempt to deliver one event to one endpoint. The first
+ * attempt is written in the same batch as the event (so no event is lost between commit and queue);
+ * each failed attempt writes the next one, scheduled by the retry plan.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    /** 1-based; automatic attempts follow the retry plan, a manual redelivery gets the next number */
+    attempt: integer("attempt").notNull(),
+    manual: integer("manual", { mode: "boolean" }).notNull().default(false),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    /** when the attempt is due (while Pending, a consumer's claim moves it forward by a lease) */
+    scheduledAt: epochMs("scheduled_at").notNull(),
+    /** when a Queue message was last sent for it; NULL = never (the dispatcher's to-do list) */
+    enqueuedAt: epochMs("enqueued_at"),
+    attemptedAt: epochMs("attempted_at"),
+    responseStatus: integer("response_status"),
+    durationMs: integer("duration_ms"),
+    error: text("error"),
+    createdAt: epochMs("created_at").notNull(),
+  },
+  (t) => [
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.id),
+    index("webhook_deliveries_message_idx").on(t.endpointId, t.eventId, t.status),
+    index("webhook_deliveries_event_idx").on(t.eventId),
+    // The outbox's open items only: what the dispatcher and the sweeper read.
+    index("webhook_deliveries_pending_idx").on(t.scheduledAt).where(sql`${t.status} = 'Pending'`),
+  ],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type AccountRow = typeof accounts.$inferSelect;
 export type MembershipRow = typeof memberships.$inferSelect;
 export type InviteRow = typeof invites.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

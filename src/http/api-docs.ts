@@ -23,6 +23,8 @@ const TAGS: Record<string, string> = {
   Auth: "Access and refresh tokens, and the keys that verify them",
   Users: "The members of the caller's tenant",
   Invites: "Create, list, renew and revoke invites; preview and redeem them by token",
+  Events: "The tenant's audit trail of invite, membership and webhook changes",
+  Webhooks: "Signed (Standard Webhooks) deliveries of events to the tenant's endpoints; Owner only",
   Health: "Uptime checks",
 };
 

@@ -163,3 +163,29 @@ export const isLegacyCiphertext = (ciphertext: string) => !ciphertext.includes("
 export function needsReencryption(ring: TokenKeyring, ciphertext: string): boolean {
   return !ciphertext.startsWith(ciphertextPrefix(ring.current));
 }
+
+/**
+ * Another secret that must be usable again (a webhook signing secret), sealed with the same keyring as
+ * invite tokens and bound by `context` (AES-GCM additional data) to where it is stored. `v2.<kid>.…` as above.
+ */
+export async function sealSecret(ring: TokenKeyring, plaintext: string, context: string): Promise<string> {
+  const iv = randomBytes(IV_BYTES);
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: utf8Bytes(context) }, ring.current.key, utf8Bytes(plaintext)));
+  const out = new Uint8Array(IV_BYTES + sealed.byteLength);
+  out.set(iv);
+  out.set(sealed, IV_BYTES);
+  return ciphertextPrefix(ring.current) + encodeBase64(out.buffer);
+}
+
+/** Opens what sealSecret wrote, with the key its id names; throws TokenDecryptionError otherwise. */
+export async function openSecret(ring: TokenKeyring, ciphertext: string, context: string): Promise<string> {
+  const parts = ciphertext.split(".");
+  const kid = parts[1] ?? "unknown";
+  const key = parts.length === 3 && parts[0] === CIPHERTEXT_VERSION ? ring.keys.find((candidate) => candidate.kid === kid) : undefined;
+  if (!key) throw new TokenDecryptionError("The ciphertext's key is neither INVITE_TOKEN_KEY nor in INVITE_TOKEN_PREVIOUS_KEYS", kid);
+  try {
+    return await open(key.key, decodeSealed(parts[2]!, kid), utf8Bytes(context));
+  } catch {
+    throw new TokenDecryptionError("The ciphertext does not open with its key here (tampered or moved)", kid);
+  }
+}

@@ -5,10 +5,12 @@
 //   npm run test:e2e                      # human-readable summary, exit code 0/1
 //   npm run test:e2e -- --report out.json # also writes {numPassedTests, numFailedTests, success}
 import { execFileSync, spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Webhook } from "standardwebhooks";
 import { freePort, jsonRequest, signalGroup, TOOL_ENV } from "../../scripts/lib/local-worker.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -22,6 +24,41 @@ let wrangler;
 let wranglerLog = "";
 let stateDir;
 let stopping;
+let receiverServer;
+
+/**
+ * A webhook receiver over real HTTP on 127.0.0.1 (allowed by ALLOW_LOCAL_WEBHOOKS = "1", which
+ * `npm run dev` puts in .dev.vars). `respond` picks each answer's status; every request is kept.
+ */
+async function startReceiver(respond) {
+  const received = [];
+  const waiters = [];
+  receiverServer = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const entry = { at: Date.now(), method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      received.push(entry);
+      res.writeHead(respond(entry, received.length - 1)).end();
+      for (const waiter of [...waiters]) {
+        if (!waiter.test()) continue;
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    });
+  });
+  const port = await freePort();
+  await new Promise((resolve) => receiverServer.listen(port, "127.0.0.1", resolve));
+  /** resolves once `test()` holds, or fails after `ms` */
+  const until = (test, ms, what) =>
+    test()
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`receiver: ${what} not seen within ${ms / 1000}s (got ${received.length} requests)`)), ms);
+          waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
+        });
+  return { url: `http://127.0.0.1:${port}/hooks/edge-invites`, received, until };
+}
 
 async function stopWrangler() {
   if (!wrangler || wrangler.exitCode !== null || wrangler.signalCode !== null) return;
@@ -164,6 +201,61 @@ async function main() {
   await check("unknown route → 404 NOT_FOUND envelope", async () => {
     expectEnvelope(await request("GET", "/no-such-route"), 404, "NOT_FOUND");
   });
+  // Webhooks over real HTTP: the Worker's Queue consumer POSTs to a Node receiver on this machine.
+  const failFirstRotation = new Set();
+  const receiver = await startReceiver((entry) => {
+    const type = JSON.parse(entry.body || "{}").type;
+    // The first attempt of webhook.secret_rotated fails (500): the Queue must retry it ~5 s later.
+    if (type === "webhook.secret_rotated" && !failFirstRotation.has(entry.headers["webhook-id"])) {
+      failFirstRotation.add(entry.headers["webhook-id"]);
+      return 500;
+    }
+    return 204;
+  });
+  await check("POST /webhooks (Owner, http://127.0.0.1 receiver) → 201 with a whsec_ secret", async () => {
+    const response = await request("POST", "/webhooks", { token: state.token, body: { url: receiver.url } });
+    expectStatus(response, 201, "create webhook");
+    assert(/^whsec_[A-Za-z0-9+/]{43}=$/.test(response.json.secret) && response.json.url === receiver.url && response.json.enabled === true, `body ${response.text}`);
+    state.webhook = response.json;
+  });
+  await check("the receiver gets webhook.created over HTTP, and standardwebhooks verifies it", async () => {
+    await receiver.until(() => receiver.received.length >= 1, 30_000, "webhook.created");
+    const [first] = receiver.received;
+    const payload = new Webhook(state.webhook.secret).verify(first.body, first.headers);
+    assert(payload.type === "webhook.created" && payload.data.webhookId === state.webhook.id && payload.data.tenantId === state.tenantId, `payload ${first.body}`);
+    assert(first.method === "POST" && first.path === "/hooks/edge-invites" && first.headers["content-type"] === "application/json", `request ${JSON.stringify(first.headers)}`);
+  });
+  await check("rotate-secret: the first attempt fails (500), the retry ~5 s later carries the same webhook-id and two signatures (old and new secret)", async () => {
+    const rotated = await request("POST", `/webhooks/${state.webhook.id}/rotate-secret`, { token: state.token });
+    expectStatus(rotated, 200, "rotate");
+    const isRotation = (entry) => JSON.parse(entry.body).type === "webhook.secret_rotated";
+    await receiver.until(() => receiver.received.filter(isRotation).length >= 2, 60_000, "the retried webhook.secret_rotated");
+    const [failed, retried] = receiver.received.filter(isRotation);
+    assert(failed.headers["webhook-id"] === retried.headers["webhook-id"], "webhook-id changed between attempts");
+    assert(retried.at - failed.at >= 4_000, `retried after ${retried.at - failed.at} ms, expected about 5 s`);
+    assert(retried.headers["webhook-signature"].split(" ").length === 2, `signature header ${retried.headers["webhook-signature"]}`);
+    new Webhook(rotated.json.secret).verify(retried.body, retried.headers);
+    new Webhook(state.webhook.secret).verify(retried.body, retried.headers);
+    state.rotationEventId = retried.headers["webhook-id"];
+  });
+  await check("GET /webhooks/{id}/deliveries logs both attempts (500, then 204); GET /events lists the audit trail", async () => {
+    let attempts = [];
+    for (let i = 0; i < 40; i++) {
+      const log = await request("GET", `/webhooks/${state.webhook.id}/deliveries?Qt=10`, { token: state.token });
+      expectStatus(log, 200, "deliveries");
+      attempts = log.json.items.filter((d) => d.eventId === state.rotationEventId);
+      if (attempts.some((d) => d.status === "Succeeded")) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const summary = attempts.map((d) => `${d.attempt}:${d.status}:${d.responseStatus}`).join(",");
+    assert(summary === "2:Succeeded:204,1:Failed:500", `attempts ${summary}`);
+    const events = await request("GET", "/events?Qt=10", { token: state.token });
+    expectStatus(events, 200, "events");
+    const types = events.json.items.map((e) => e.type);
+    assert(types.includes("webhook.created") && types.includes("webhook.secret_rotated") && events.json.items.every((e) => e.tenantId === state.tenantId), `types ${types}`);
+    assert(!events.text.includes("whsec_"), "a secret in the events");
+  });
+
   await check("the 11th register request from one CF-Connecting-IP within the hour → 429 RATE_LIMITED with Retry-After", async () => {
     const ip = randomIp();
     const unknown = `inv_${"e".repeat(43)}`;
@@ -183,6 +275,7 @@ try {
   fatal = error;
 } finally {
   await stopWrangler();
+  receiverServer?.close();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 

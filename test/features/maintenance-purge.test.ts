@@ -91,9 +91,9 @@ describe("scheduled purge", () => {
     const tokens = [];
     for (let i = 0; i < 5; i++) tokens.push(await insertRefreshToken(owner, { expiresAt: now - 1000 - i }));
 
-    expect(await purgeExpired(env, now, { batchSize: 2, maxBatches: 2 })).toEqual({ invites: 0, refreshTokens: 4, complete: false });
+    expect(await purgeExpired(env, now, { batchSize: 2, maxBatches: 2 })).toEqual({ invites: 0, refreshTokens: 4, events: 0, complete: false });
     expect(await existing("refresh_tokens", tokens)).toHaveLength(1);
-    expect(await purgeExpired(env, now, { batchSize: 2, maxBatches: 2 })).toEqual({ invites: 0, refreshTokens: 1, complete: true });
+    expect(await purgeExpired(env, now, { batchSize: 2, maxBatches: 2 })).toEqual({ invites: 0, refreshTokens: 1, events: 0, complete: true });
     expect(await existing("refresh_tokens", tokens)).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
 import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
-import { database } from "../../db/client";
+import { asStatement, database } from "../../db/client";
+import { userActor } from "../../events/catalogue";
+import { eventStatements } from "../../events/record";
 import { invites, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
@@ -93,12 +95,19 @@ export async function revokeInvite(env: Env, caller: Caller, id: string): Promis
   const invite = await requireTenantInvite(env, caller.tenantId, id);
   assertMayManage(caller.role, invite);
   const now = Date.now();
-  const revoked = await database(env.DB)
+  const update = database(env.DB)
     .update(invites)
     .set({ revokedAt: now, updatedAt: now })
     .where(and(eq(invites.id, invite.id), eq(invites.tenantId, caller.tenantId), isNull(invites.usedAt), isNull(invites.revokedAt)))
     .returning({ id: invites.id });
-  if (revoked.length === 1) return;
+  // The event is written only if this UPDATE changed the row (a repeated revoke writes none).
+  const event = eventStatements(
+    env.DB,
+    { tenantId: caller.tenantId, type: "invite.revoked", actor: userActor(caller.userId), data: { inviteId: invite.id }, occurredAt: now },
+    { sql: "changes() = 1", params: [] },
+  );
+  const [revoked] = await env.DB.batch([asStatement(env.DB, update), ...event.statements]);
+  if (revoked?.results.length === 1) return;
   const current = await findTenantInvite(env, caller.tenantId, invite.id);
   if (!current) throw inviteNotFound();
   if (current.revokedAt !== null) return;
@@ -129,14 +138,15 @@ export async function renewInvite(env: Env, caller: Caller, id: string, validity
   const ring = await inviteKeyring(env);
   const token = generateInviteToken();
   const now = Date.now();
-  const [renewed] = await database(env.DB)
+  const fresh = {
+    tokenHash: await sha256Hex(token),
+    tokenCiphertext: await encryptToken(ring, token, { inviteId: invite.id, tenantId: invite.tenantId }),
+    expiresAt: now + validityDays * DAY_MS,
+    updatedAt: now,
+  };
+  const update = database(env.DB)
     .update(invites)
-    .set({
-      tokenHash: await sha256Hex(token),
-      tokenCiphertext: await encryptToken(ring, token, { inviteId: invite.id, tenantId: invite.tenantId }),
-      expiresAt: now + validityDays * DAY_MS,
-      updatedAt: now,
-    })
+    .set(fresh)
     .where(
       and(
         eq(invites.id, invite.id),
@@ -154,8 +164,14 @@ export async function renewInvite(env: Env, caller: Caller, id: string, validity
                 AND creator.role = 'Owner' AND creator.status = 'Active'))`,
       ),
     )
-    .returning();
-  if (renewed) return { ...(await toInviteView(env, renewed, caller.role, now)), token };
+    .returning({ id: invites.id });
+  const event = eventStatements(
+    env.DB,
+    { tenantId: caller.tenantId, type: "invite.renewed", actor: userActor(caller.userId), data: { inviteId: invite.id, expiresAt: iso(fresh.expiresAt) }, occurredAt: now },
+    { sql: "changes() = 1", params: [] },
+  );
+  const [renewed] = await env.DB.batch([asStatement(env.DB, update), ...event.statements]);
+  if (renewed?.results.length === 1) return { ...(await toInviteView(env, { ...invite, ...fresh }, caller.role, now)), token };
 
   // Refused: report what stands in the way now.
   const current = await findTenantInvite(env, caller.tenantId, invite.id);

@@ -1,5 +1,7 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { database, uniqueViolation } from "../../db/client";
+import { asStatement, database, uniqueViolation } from "../../db/client";
+import { userActor } from "../../events/catalogue";
+import { eventStatements } from "../../events/record";
 import { accounts, invites, memberships, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
@@ -175,23 +177,35 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
     createdAt: now,
     updatedAt: now,
   };
-  const db = database(env.DB);
+  const event = eventStatements(
+    env.DB,
+    {
+      tenantId: caller.tenantId,
+      type: "invite.created",
+      actor: userActor(caller.userId),
+      data: { inviteId: id, targetRole: row.targetRole, email: row.email, expiresAt: iso(row.expiresAt) },
+      occurredAt: now,
+    },
+    { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ?)", params: [id] },
+  );
   if (row.email === null) {
-    await db.insert(invites).values(row);
+    await env.DB.batch([asStatement(env.DB, database(env.DB).insert(invites).values(row)), ...event.statements]);
   } else {
     // "At most one pending invite per email" depends on the clock, which no unique index can
     // express: the insert itself checks, so two concurrent creates cannot both succeed.
     // RETURNING, not meta.changes: D1's change count includes the rows the invite-count trigger touches.
-    const inserted = await db.all<{ id: string }>(sql`
-      INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
-                           expires_at, used_at, used_by, revoked_at, created_at, updated_at)
-      SELECT ${row.id}, ${row.tenantId}, ${row.tokenHash}, ${row.tokenCiphertext}, ${row.targetRole}, ${row.email},
-             ${row.createdBy}, ${row.expiresAt}, NULL, NULL, NULL, ${row.createdAt}, ${row.updatedAt}
-      WHERE NOT EXISTS (
-        SELECT 1 FROM invites WHERE tenant_id = ${row.tenantId} AND email = ${row.email}
-          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})
-      RETURNING id`);
-    if (inserted.length !== 1) {
+    const [inserted] = await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
+                              expires_at, used_at, used_by, revoked_at, created_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?9
+         WHERE NOT EXISTS (
+           SELECT 1 FROM invites WHERE tenant_id = ?2 AND email = ?6 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?9)
+         RETURNING id`,
+      ).bind(row.id, row.tenantId, row.tokenHash, row.tokenCiphertext, row.targetRole, row.email, row.createdBy, row.expiresAt, now),
+      ...event.statements,
+    ]);
+    if (inserted?.results.length !== 1) {
       throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
     }
   }

@@ -1,0 +1,216 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/app-env";
+import { authenticate, requireRole } from "../../http/authenticate";
+import { cursorPageSchema, cursorQuerySchema, cursorRequest } from "../../http/cursor";
+import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
+import { IsoTimestampSchema } from "../../http/schemas";
+import { requireJsonBody, validationHook } from "../../http/validation";
+import { EVENT_TYPES } from "../../events/catalogue";
+import { WebhookPayloadSchema } from "../../events/schemas";
+import {
+  createWebhook,
+  deleteWebhook,
+  getWebhook,
+  listDeliveries,
+  listWebhooks,
+  MAX_WEBHOOK_URL_LENGTH,
+  MAX_WEBHOOKS_PER_TENANT,
+  redeliver,
+  rotateWebhookSecret,
+  updateWebhook,
+} from "./service";
+
+/** Every webhook route is Owner-only: an endpoint receives the whole tenant's audit trail. */
+const ownerOnly = [authenticate, requireRole("Owner")] as const;
+
+const EventTypesSchema = z
+  .array(z.string().max(64))
+  .max(EVENT_TYPES.length)
+  .nullable()
+  .optional()
+  .openapi({ description: `Event types to receive (omit or null for all): ${EVENT_TYPES.join(", ")}`, example: ["invite.accepted", "member.added"] });
+
+const UrlSchema = z
+  .string()
+  .max(MAX_WEBHOOK_URL_LENGTH)
+  .openapi({
+    description: "https: with a public host name (see README, URL rules)",
+    example: "https://hooks.example.com/edge-invites",
+  });
+
+const CreateWebhookSchema = z
+  .object({ url: UrlSchema, events: EventTypesSchema, enabled: z.boolean().optional().openapi({ default: true }) })
+  .openapi("CreateWebhook");
+
+const UpdateWebhookSchema = z
+  .object({ url: UrlSchema.optional(), events: EventTypesSchema, enabled: z.boolean().optional() })
+  .refine((change) => change.url !== undefined || change.events !== undefined || change.enabled !== undefined, { message: "Give url, events or enabled" })
+  .openapi("UpdateWebhook");
+
+const WebhookSchema = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(z.enum(EVENT_TYPES as [string, ...string[]])).nullable(),
+    enabled: z.boolean(),
+    disabledAt: IsoTimestampSchema.nullable(),
+    disabledReason: z.enum(["failing", "gone"]).nullable(),
+    failingSince: IsoTimestampSchema.nullable(),
+    previousSecretExpiresAt: IsoTimestampSchema.nullable(),
+    createdAt: IsoTimestampSchema,
+    updatedAt: IsoTimestampSchema,
+  })
+  .openapi("Webhook");
+
+const WebhookWithSecretSchema = WebhookSchema.extend({
+  secret: z.string().openapi({ description: "The signing secret, shown only here" }),
+}).openapi("WebhookWithSecret");
+
+const DeliverySchema = z
+  .object({
+    id: z.uuid(),
+    webhookId: z.uuid(),
+    eventId: z.uuid(),
+    eventType: z.string(),
+    attempt: z.number().int(),
+    manual: z.boolean(),
+    status: z.enum(["Pending", "Succeeded", "Failed", "Cancelled"]),
+    scheduledAt: IsoTimestampSchema.nullable(),
+    attemptedAt: IsoTimestampSchema.nullable(),
+    responseStatus: z.number().int().nullable(),
+    durationMs: z.number().int().nullable(),
+    error: z.string().nullable(),
+    createdAt: IsoTimestampSchema,
+  })
+  .openapi("WebhookDelivery");
+
+const IdParams = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid" }) });
+const DeliveryParams = IdParams.extend({ deliveryId: z.string().openapi({ param: { name: "deliveryId", in: "path" }, format: "uuid" }) });
+
+const common = { tags: ["Webhooks"], security: bearerSecurity };
+
+const createRouteDef = createRoute({
+  ...common,
+  method: "post",
+  path: "/webhooks",
+  summary: "Register a webhook endpoint (Owner)",
+  description: `At most ${MAX_WEBHOOKS_PER_TENANT} per tenant (409 WEBHOOK_LIMIT_REACHED)`,
+  middleware: [...ownerOnly, requireJsonBody] as const,
+  request: { body: jsonBody(CreateWebhookSchema) },
+  responses: { 201: jsonContent(WebhookWithSecretSchema, "The endpoint, with its secret"), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+});
+
+const listRouteDef = createRoute({
+  ...common,
+  method: "get",
+  path: "/webhooks",
+  summary: "The tenant's webhook endpoints (Owner)",
+  middleware: [...ownerOnly] as const,
+  responses: { 200: jsonContent(z.object({ items: z.array(WebhookSchema) }).openapi("WebhookList"), "Every endpoint, newest first"), ...errorResponses(401, 403, 404) },
+});
+
+const getRouteDef = createRoute({
+  ...common,
+  method: "get",
+  path: "/webhooks/{id}",
+  summary: "One webhook endpoint (Owner)",
+  middleware: [...ownerOnly] as const,
+  request: { params: IdParams },
+  responses: { 200: jsonContent(WebhookSchema, "The endpoint (never its secret)"), ...errorResponses(401, 403, 404) },
+});
+
+const updateRouteDef = createRoute({
+  ...common,
+  method: "patch",
+  path: "/webhooks/{id}",
+  summary: "Change an endpoint's url, events or enabled (Owner)",
+    middleware: [...ownerOnly, requireJsonBody] as const,
+  request: { params: IdParams, body: jsonBody(UpdateWebhookSchema) },
+  responses: { 200: jsonContent(WebhookSchema, "The endpoint after the change"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+});
+
+const deleteRouteDef = createRoute({
+  ...common,
+  method: "delete",
+  path: "/webhooks/{id}",
+  summary: "Delete an endpoint and its delivery log (Owner)",
+    middleware: [...ownerOnly] as const,
+  request: { params: IdParams },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404) },
+});
+
+const rotateRouteDef = createRoute({
+  ...common,
+  method: "post",
+  path: "/webhooks/{id}/rotate-secret",
+  summary: "Rotate the signing secret (Owner)",
+  description: "The old secret signs too for 24 h (two signatures).",
+  middleware: [...ownerOnly] as const,
+  request: { params: IdParams },
+  responses: { 200: jsonContent(WebhookWithSecretSchema, "The endpoint, with its new secret"), ...errorResponses(401, 403, 404) },
+});
+
+const deliveriesRouteDef = createRoute({
+  ...common,
+  method: "get",
+  path: "/webhooks/{id}/deliveries",
+  summary: "The endpoint's delivery attempts, newest first (Owner)",
+  middleware: [...ownerOnly] as const,
+  request: { params: IdParams, query: cursorQuerySchema },
+  responses: { 200: jsonContent(cursorPageSchema(DeliverySchema, "WebhookDeliveryPage"), "A page of attempts"), ...errorResponses(400, 401, 403, 404) },
+});
+
+const redeliverRouteDef = createRoute({
+  ...common,
+  method: "post",
+  path: "/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+  summary: "Send that attempt's event again, once (Owner)",
+  description: "One new attempt, same webhook-id, no automatic retries.",
+  middleware: [...ownerOnly] as const,
+  request: { params: DeliveryParams },
+  responses: { 202: jsonContent(DeliverySchema, "The queued attempt"), ...errorResponses(401, 403, 404, 409) },
+});
+
+export const webhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(createRouteDef, async (c) => {
+    const created = await createWebhook(c.env, c.get("caller"), c.req.valid("json"));
+    c.header("Location", `/api/v1/webhooks/${created.id}`);
+    return c.json(created, 201);
+  })
+  .openapi(listRouteDef, async (c) => c.json(await listWebhooks(c.env, c.get("caller").tenantId), 200))
+  .openapi(getRouteDef, async (c) => c.json(await getWebhook(c.env, c.get("caller").tenantId, c.req.valid("param").id), 200))
+  .openapi(updateRouteDef, async (c) => c.json(await updateWebhook(c.env, c.get("caller"), c.req.valid("param").id, c.req.valid("json")), 200))
+  .openapi(deleteRouteDef, async (c) => {
+    await deleteWebhook(c.env, c.get("caller"), c.req.valid("param").id);
+    return c.body(null, 204);
+  })
+  .openapi(rotateRouteDef, async (c) => c.json(await rotateWebhookSecret(c.env, c.get("caller"), c.req.valid("param").id), 200))
+  .openapi(deliveriesRouteDef, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json(await listDeliveries(c.env, c.get("caller").tenantId, id, cursorRequest(c.req.valid("query"))), 200);
+  })
+  .openapi(redeliverRouteDef, async (c) => {
+    const { id, deliveryId } = c.req.valid("param");
+    return c.json(await redeliver(c.env, c.get("caller").tenantId, id, deliveryId), 202);
+  });
+
+/** What receivers get (OpenAPI 3.1 `webhooks`): one POST per event and subscribed endpoint. Registered by src/app.ts. */
+export const receiverWebhook = {
+  method: "post",
+  path: "event",
+  tags: ["Webhooks"],
+  summary: "An event, POSTed to every enabled endpoint subscribed to its type",
+  description: "Standard Webhooks; see README, \"What a receiver gets\".",
+  request: {
+    headers: z.object({
+      "webhook-id": z.uuid().openapi({ description: "The event id" }),
+      "webhook-timestamp": z.string().openapi({ description: "Unix seconds" }),
+      "webhook-signature": z.string().openapi({ description: "v1,<base64 HMAC-SHA256>, space-separated" }),
+    }),
+    body: { required: true, content: { "application/json": { schema: WebhookPayloadSchema } } },
+  },
+  responses: {
+    200: { description: "Any 2xx acknowledges" },
+    410: { description: "Gone: the endpoint is disabled at once" },
+  },
+} satisfies Parameters<OpenAPIHono["openAPIRegistry"]["registerWebhook"]>[0];

@@ -20,12 +20,22 @@ describe("guarantee: no secret in any event or webhook body", () => {
     await call("DELETE", `/api/v1/invites/${bound.id}`, { token: owner.token });
     const rotated = await call("POST", `/api/v1/webhooks/${hook.id}/rotate-secret`, { token: owner.token });
     await call("PATCH", `/api/v1/webhooks/${hook.id}`, { token: owner.token, body: { events: null } });
+    // memberships: accept by an existing account, role and status changes, removal, leaving
+    const outsider = await newTenant("payloads-outsider");
+    const joinable = await createInvite(owner.token, { role: "Developer" });
+    expect((await call("POST", `/api/v1/invites/${joinable.token}/accept`, { token: outsider.token })).status).toBe(201);
+    await call("PATCH", `/api/v1/users/${outsider.userId}`, { token: owner.token, body: { role: "Viewer", status: "Inactive" } });
+    await call("PATCH", `/api/v1/users/${outsider.userId}`, { token: owner.token, body: { status: "Active" } });
+    expect((await call("DELETE", `/api/v1/users/${outsider.userId}`, { token: owner.token })).status).toBe(204);
+    expect((await call("DELETE", "/api/v1/users/me", { token: member.token })).status).toBe(204);
     const other = await createWebhook(owner, { url: "https://hooks.example.com/other?token=receiver-own-credential" });
     await call("DELETE", `/api/v1/webhooks/${other.id}`, { token: owner.token });
 
     const events = await eventRows(owner.tenantId);
     const types = new Set(events.map((e) => e.type));
     for (const type of types) expect(EVENT_TYPES).toContain(type);
+    // every type the API writes today (invite.resent and invite.delivery_failed belong to the email work)
+    for (const type of EVENT_TYPES.filter((t) => !["invite.resent", "invite.delivery_failed", "webhook.disabled"].includes(t))) expect(types).toContain(type);
     console.log(`event payloads: ${events.length} events of ${types.size} types checked: ${[...types].join(", ")}`);
 
     // Every event reaches the all-types endpoint through the real Queue (the receiver outside the Worker answers 204).
@@ -54,6 +64,8 @@ describe("guarantee: no secret in any event or webhook body", () => {
       PASSWORD,
       owner.refreshToken,
       member.refreshToken,
+      outsider.refreshToken,
+      joinable.token,
       bound.token,
       renewed.body.token,
       hook.secret,

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { asStatement, database, uniqueViolation } from "../../db/client";
-import { userActor } from "../../events/catalogue";
-import { eventStatements } from "../../events/record";
+import { publicActor, userActor, type Actor } from "../../events/catalogue";
+import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
 import { accounts, invites, memberships, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
@@ -352,6 +352,19 @@ async function isMember(env: Env, tenantId: string, accountId: string): Promise<
   return row !== undefined;
 }
 
+/** invite.accepted + member.added, written only if this very batch took the invite (used_by, used_at). */
+function redemptionEvents(env: Env, invite: InviteRow, member: { accountId: string; email: string }, actor: Actor, via: "register" | "accept", now: number) {
+  const base = { tenantId: invite.tenantId, actor, occurredAt: now };
+  return eventsStatements(
+    env.DB,
+    [
+      { ...base, type: "invite.accepted", data: { inviteId: invite.id, memberId: member.accountId, role: invite.targetRole, via } },
+      { ...base, type: "member.added", data: { memberId: member.accountId, email: member.email, role: invite.targetRole, inviteId: invite.id } },
+    ] as NewEvent[],
+    { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ? AND used_by = ? AND used_at = ?)", params: [invite.id, member.accountId, now] },
+  );
+}
+
 export interface Registration {
   email: string;
   password: string;
@@ -395,6 +408,7 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
         `UPDATE invites SET used_at = ?1, used_by = ?2, updated_at = ?1
          WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM accounts WHERE id = ?2)`,
       ).bind(now, accountId, invite.id),
+      ...redemptionEvents(env, invite, { accountId, email: input.email }, publicActor, "register", now),
     ]);
     inserted = insertAccount?.meta.changes ?? 0;
   } catch (error) {
@@ -437,6 +451,7 @@ export async function acceptInvite(env: Env, caller: Caller, token: string): Pro
        SELECT i.tenant_id, ?1, ?2, i.target_role, 'Active', ?3, ?3 FROM invites i
        WHERE i.id = ?4 AND i.used_by = ?1 AND i.used_at = ?3`,
     ).bind(caller.userId, caller.email, now, invite.id),
+    ...redemptionEvents(env, invite, { accountId: caller.userId, email: caller.email }, userActor(caller.userId), "accept", now),
   ]);
   if (taken?.results.length !== 1) return explainRefusal(env, invite, { email: caller.email, accountId: caller.userId }, now);
   return {

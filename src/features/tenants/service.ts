@@ -1,5 +1,7 @@
 import { count, eq } from "drizzle-orm";
-import { database, uniqueViolation } from "../../db/client";
+import { asStatement, database, uniqueViolation } from "../../db/client";
+import { publicActor } from "../../events/catalogue";
+import { eventStatements } from "../../events/record";
 import { accounts, memberships, tenants } from "../../db/schema";
 import type { Env } from "../../env";
 import { conflict, notFound } from "../../http/errors";
@@ -52,7 +54,19 @@ export async function createTenant(env: Env, input: TenantSignup) {
     updatedAt: now,
   };
   try {
-    await db.batch([db.insert(tenants).values(tenant), db.insert(accounts).values(account), db.insert(memberships).values(owner)]);
+    const event = eventStatements(env.DB, {
+      tenantId: tenant.id,
+      type: "member.added",
+      actor: publicActor,
+      data: { memberId: account.id, email: account.email, role: "Owner", inviteId: null },
+      occurredAt: now,
+    });
+    await env.DB.batch([
+      asStatement(env.DB, db.insert(tenants).values(tenant)),
+      asStatement(env.DB, db.insert(accounts).values(account)),
+      asStatement(env.DB, db.insert(memberships).values(owner)),
+      ...event.statements,
+    ]);
   } catch (error) {
     const column = uniqueViolation(error);
     if (column === "tenants.name_normalized") throw nameTaken();

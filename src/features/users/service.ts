@@ -1,5 +1,7 @@
 import { and, asc, count, desc, eq } from "drizzle-orm";
 import { database } from "../../db/client";
+import { userActor } from "../../events/catalogue";
+import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
 import { memberships, tenants, type MembershipRow, type Role, type UserStatus } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
@@ -184,6 +186,17 @@ async function actorRoleNow(env: Env, actor: Caller): Promise<Role> {
  * revokes the target's refresh tokens for this tenant in the same batch; their access token stops
  * working at once because every request reads the membership from D1. Other tenants are untouched.
  */
+/** The events of a role/status change: one per field that actually changes (none for a no-op PATCH). */
+function memberChangeEvents(actor: Caller, target: { accountId: string; role: Role; status: UserStatus }, role: Role, status: UserStatus, now: number): NewEvent[] {
+  const base = { tenantId: actor.tenantId, actor: userActor(actor.userId), occurredAt: now };
+  const events: NewEvent[] = [];
+  if (role !== target.role) events.push({ ...base, type: "member.role_changed", data: { memberId: target.accountId, previousRole: target.role, role } } as NewEvent);
+  if (status !== target.status) {
+    events.push({ ...base, type: status === "Inactive" ? "member.deactivated" : "member.reactivated", data: { memberId: target.accountId } } as NewEvent);
+  }
+  return events;
+}
+
 export async function changeUser(env: Env, actor: Caller, targetId: string, change: UserChange): Promise<UserView> {
   let actorRole = actor.role;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -204,6 +217,8 @@ export async function changeUser(env: Env, actor: Caller, targetId: string, chan
            AND (?2 = 'Active' OR ${NOT_LAST_ACTIVE_OWNER("?5", "?4")})
          RETURNING *`,
       ).bind(role, status, now, target.accountId, actor.tenantId, target.role, actor.userId, actorRole),
+      // Written only if the UPDATE above matched (changes() = 1), all in this batch.
+      ...eventsStatements(env.DB, memberChangeEvents(actor, target, role, status, now), { sql: "changes() = 1", params: [] }),
       revokeSessions(
         env,
         now,
@@ -248,6 +263,11 @@ export async function removeUser(env: Env, actor: Caller, targetId: string): Pro
            AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")}
          RETURNING account_id`,
       ).bind(target.accountId, actor.tenantId, target.role, actor.userId, actorRole),
+      ...eventStatements(
+        env.DB,
+        { tenantId: actor.tenantId, type: "member.removed", actor: userActor(actor.userId), data: { memberId: target.accountId, role: target.role } },
+        { sql: "changes() = 1", params: [] },
+      ).statements,
       revokeSessions(env, Date.now(), actor.tenantId, target.accountId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
     ]);
     if (deleted?.results.length === 1) return;
@@ -269,6 +289,11 @@ export async function leaveTenant(env: Env, caller: Caller): Promise<void> {
     env.DB.prepare(
       `DELETE FROM memberships WHERE account_id = ?1 AND tenant_id = ?2 AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")} RETURNING account_id`,
     ).bind(caller.userId, caller.tenantId),
+    ...eventStatements(
+      env.DB,
+      { tenantId: caller.tenantId, type: "member.removed", actor: userActor(caller.userId), data: { memberId: caller.userId, role: caller.role } },
+      { sql: "changes() = 1", params: [] },
+    ).statements,
     revokeSessions(env, Date.now(), caller.tenantId, caller.userId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
   ]);
   if (deleted?.results.length === 1) return;

@@ -10,7 +10,9 @@ import { ROOT, TOOL_ENV } from "./local-worker.mjs";
 
 const run = promisify(execFile);
 
-export const GZIP_BUDGET_BYTES = 120 * 1024;
+// 120 KiB until issue 14: memberships (+4.6 KiB) and events + webhooks (+10 KiB: the Queue consumer, eight
+// routes, Standard Webhooks signing, the outbox) brought the bundle to 122.6 KiB; see README "Bundle".
+export const GZIP_BUDGET_BYTES = 128 * 1024;
 
 /** Specifiers `[alias]` in wrangler.toml swaps (src/lib/zod-bundle/README.md): only zod may import them. */
 export const ALIASED_SPECIFIERS = ["../locales/index.js", "./compile.js", "./from-json-schema.js"];

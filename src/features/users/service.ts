@@ -178,14 +178,6 @@ async function actorRoleNow(env: Env, actor: Caller): Promise<Role> {
   return current.role;
 }
 
-/**
- * Applies a role/status change in one conditional UPDATE that re-checks, at the moment of writing,
- * everything the decision rested on: the target's role is still the one the rules were evaluated
- * for, the actor still holds their role, and deactivating an Owner leaves another active Owner.
- * Two Owners deactivating each other at once therefore cannot both succeed. Deactivation also
- * revokes the target's refresh tokens for this tenant in the same batch; their access token stops
- * working at once because every request reads the membership from D1. Other tenants are untouched.
- */
 /** The events of a role/status change: one per field that actually changes (none for a no-op PATCH). */
 function memberChangeEvents(actor: Caller, target: { accountId: string; role: Role; status: UserStatus }, role: Role, status: UserStatus, now: number): NewEvent[] {
   const base = { tenantId: actor.tenantId, actor: userActor(actor.userId), occurredAt: now };
@@ -197,6 +189,14 @@ function memberChangeEvents(actor: Caller, target: { accountId: string; role: Ro
   return events;
 }
 
+/**
+ * Applies a role/status change in one conditional UPDATE that re-checks, at the moment of writing,
+ * everything the decision rested on: the target's role is still the one the rules were evaluated
+ * for, the actor still holds their role, and deactivating an Owner leaves another active Owner.
+ * Two Owners deactivating each other at once therefore cannot both succeed. Deactivation also
+ * revokes the target's refresh tokens for this tenant in the same batch; their access token stops
+ * working at once because every request reads the membership from D1. Other tenants are untouched.
+ */
 export async function changeUser(env: Env, actor: Caller, targetId: string, change: UserChange): Promise<UserView> {
   let actorRole = actor.role;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import { decodeJwt } from "jose";
+import { app } from "../../src/app";
 import { describe, expect, it, vi } from "vitest";
 import { call, createInvite, expectError, login, newMember, newTenant, PASSWORD, register, uniqueEmail, type Session } from "../helpers";
 
@@ -183,6 +184,25 @@ describe("POST /api/v1/invites/{token}/accept", () => {
     expect(limited.details).toMatchObject({ policy: "register" });
     expect((await inviteRow(invite.id))!.used_at).toBeNull();
     expectError(await register(invite.token, uniqueEmail(), PASSWORD, ip), 429, "RATE_LIMITED");
+  });
+
+  it("503 SERVICE_UNAVAILABLE (fail closed) when the limiter cannot be reached; nothing is written", async () => {
+    const owner = await newTenant();
+    const joiner = await newTenant();
+    const invite = await createInvite(owner.token);
+    const unreachable = {
+      idFromName: () => {
+        throw new Error("Durable Object namespace unavailable");
+      },
+    };
+    const response = await app.request(
+      `/api/v1/invites/${invite.token}/accept`,
+      { method: "POST", headers: { Authorization: `Bearer ${joiner.token}` } },
+      { ...env, RATE_LIMITER: unreachable },
+    );
+    expectError({ status: response.status, headers: response.headers, text: "", body: await response.json() }, 503, "SERVICE_UNAVAILABLE");
+    expect((await inviteRow(invite.id))!.used_at).toBeNull();
+    expect(await membership(owner.tenantId, joiner.userId)).toBeNull();
   });
 
   it("the accepted membership shows in the tenant's users list with the membership's timestamps", async () => {
@@ -390,5 +410,25 @@ describe("GET /api/v1/tenants/{id}", () => {
     const inOther = await join(viewer, other, "Viewer");
     expect((await call("GET", `/api/v1/tenants/${other.tenantId}`, { token: inOther.token })).body.memberCount).toBe(2);
     expectError(await call("GET", `/api/v1/tenants/${owner.tenantId}`, { token: inOther.token }), 404, "TENANT_NOT_FOUND");
+  });
+});
+
+describe("a tenant that no longer exists", () => {
+  it("404 TENANT_NOT_FOUND from GET /tenants/{id}, DELETE /users/me and DELETE /users/{id}; 404 INVITE_NOT_FOUND for its invites; switch and login refuse it", async () => {
+    const gone = await newTenant("gone");
+    const dev = await newMember(gone, "Developer");
+    const invite = await createInvite(gone.token);
+    const joiner = await newTenant("gone-joiner");
+    await env.DB.prepare("DELETE FROM tenants WHERE id = ?").bind(gone.tenantId).run();
+    expectError(await call("GET", `/api/v1/tenants/${gone.tenantId}`, { token: gone.token }), 404, "TENANT_NOT_FOUND");
+    expectError(await call("DELETE", "/api/v1/users/me", { token: dev.token }), 404, "TENANT_NOT_FOUND");
+    expectError(await call("DELETE", `/api/v1/users/${dev.userId}`, { token: gone.token }), 404, "TENANT_NOT_FOUND");
+    expect(await membership(gone.tenantId, dev.userId)).not.toBeNull();
+    expectError(await accept(joiner.token, invite.token), 404, "INVITE_NOT_FOUND");
+    expectError(await switchTenant(joiner.token, gone.tenantId), 403, "NOT_A_MEMBER");
+    // Its members' only membership is in a tenant that is gone: no active membership anywhere.
+    expectError(await loginTo(dev.email), 401, "INVALID_CREDENTIALS");
+    // GET /users/me/tenants lists memberships of tenants that exist only.
+    expect((await call("GET", "/api/v1/users/me/tenants", { token: dev.token })).body).toEqual({ items: [] });
   });
 });

@@ -15,7 +15,15 @@ export default defineConfig(async () => {
         miniflare: {
           // Fresh secrets every run: tests never depend on a committed key.
           // ALLOW_LOCAL_WEBHOOKS off whatever a local .dev.vars says: the tests that want it set it themselves.
-          bindings: { ...generateSecrets(), TEST_MIGRATIONS: migrations, ALLOW_LOCAL_WEBHOOKS: "" },
+          // The mail vars are pinned too: a developer's .dev.vars (npm run dev turns the mail catcher on) must not leak in.
+          bindings: {
+            ...generateSecrets(),
+            TEST_MIGRATIONS: migrations,
+            ALLOW_LOCAL_WEBHOOKS: "",
+            PUBLIC_URL: "https://edge-invites.test",
+            APP_URL: "https://app.edge-invites.example/",
+            MAIL_CATCHER: "0",
+          },
           // No test reaches the network: every outbound request of the Worker ends here, in Node.
           // `https://hooks.*` is a webhook receiver (204, remembered per path, read back through
           // `https://receiver.control/log?path=…`, see test/webhook-helpers.ts); anything else is a 503.
@@ -31,11 +39,15 @@ export default defineConfig(async () => {
           },
           // An empty database for test/upgrade.test.ts, which migrates a previous release's rows in place.
           d1Databases: ["UPGRADE_DB"],
+          // Mail jobs go to a queue nobody consumes: tests run the consumer themselves (createMessageBatch),
+          // with the Mailer they choose, instead of racing a background delivery. test/e2e runs the real wiring.
+          // (queueProducers replaces the wrangler.toml list, so the webhook queue is named again, unchanged.)
+          queueProducers: { MAIL_QUEUE: { queueName: "edge-invites-mail-under-test" }, WEBHOOK_QUEUE: { queueName: "edge-invites-webhooks" } },
         },
       }),
     ],
     test: {
-      include: ["test/**/*.test.ts"],
+      include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,

@@ -22,6 +22,16 @@ if (!/^ALLOW_LOCAL_WEBHOOKS=/m.test(readFileSync(devVars, "utf8"))) {
   console.log("added ALLOW_LOCAL_WEBHOOKS=1 to .dev.vars (webhooks may target http://localhost)");
 }
 
+// The local mail catcher (/__dev/mail) and hosted-page links on the dev server's default address.
+// `npm run dev -- --port 9000 --var PUBLIC_URL:http://localhost:9000` moves both (--var wins over .dev.vars).
+const LOCAL_MAIL_VARS = { MAIL_CATCHER: "1", PUBLIC_URL: "http://localhost:8787", APP_URL: "http://localhost:8787/docs" };
+for (const [name, value] of Object.entries(LOCAL_MAIL_VARS)) {
+  if (!new RegExp(`^${name}=`, "m").test(readFileSync(devVars, "utf8"))) {
+    appendFileSync(devVars, `\n${toDevVars({ [name]: value })}`);
+    console.log(`added ${name}=${value} to .dev.vars`);
+  }
+}
+
 execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
   stdio: "inherit",
   env: { ...process.env, CI: "1" },

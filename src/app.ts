@@ -17,10 +17,14 @@ import { securityHeaders } from "./http/security-headers";
 import { healthRoutes } from "./features/health/routes";
 import { authRoutes, wellKnownRoutes } from "./features/auth/routes";
 import { inviteRoutes } from "./features/invites/routes";
+import { emailVerificationRoutes } from "./features/email-verification/routes";
+import { passwordResetRoutes } from "./features/password-reset/routes";
 import { tenantRoutes } from "./features/tenants/routes";
 import { userRoutes } from "./features/users/routes";
 import { eventRoutes } from "./features/events/routes";
 import { receiverWebhook, webhookRoutes } from "./features/webhooks/routes";
+import { devMailRoutes } from "./pages/dev-mail";
+import { pageRoutes } from "./pages/routes";
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -43,6 +47,8 @@ function toApiError(error: unknown): ApiError {
 export const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .route("/", tenantRoutes)
   .route("/", authRoutes)
+  .route("/", emailVerificationRoutes)
+  .route("/", passwordResetRoutes)
   .route("/", inviteRoutes)
   .route("/", userRoutes)
   .route("/", eventRoutes)
@@ -96,6 +102,10 @@ export function createApp(extraRoutes?: Hono<AppEnv>) {
   // Chained so that AppType (below) carries the routes for hc<AppType>.
   const routes = app.route("/api/v1", api).route("/", healthRoutes);
   app.route("/", wellKnownRoutes);
+  // Hosted HTML pages (invite, verify email, reset password): the default target of mailed links.
+  app.route("/", pageRoutes());
+  // 404 unless the MAIL_CATCHER var is set (npm run dev); not part of the typed or documented API.
+  app.route("/", devMailRoutes);
   if (extraRoutes) app.route("/", extraRoutes);
 
   app.openAPIRegistry.registerWebhook(receiverWebhook);

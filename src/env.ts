@@ -1,5 +1,6 @@
 import type { RateLimiter } from "./rate-limit/rate-limiter";
 import type { WebhookMessage } from "./outbox/webhooks";
+import type { MailJobMessage } from "./outbox/mail-jobs";
 
 /** Bindings, vars and secrets declared in wrangler.toml / .dev.vars / `wrangler secret put`. */
 export interface Env {
@@ -9,6 +10,20 @@ export interface Env {
   WEBHOOK_QUEUE: Queue<WebhookMessage>;
   /** "1" only under `npm run dev` (.dev.vars): webhook URLs may be plain http://localhost / 127.0.0.1. Never in wrangler.toml */
   ALLOW_LOCAL_WEBHOOKS?: string;
+  /** Cloudflare Email Service (`[[send_email]]`) */
+  EMAIL: SendEmail;
+  /** mail delivery jobs (`[[queues.producers]]`, consumed by this Worker) */
+  MAIL_QUEUE: Queue<MailJobMessage>;
+  /** sender of every mail, on a domain onboarded to Email Service */
+  EMAIL_FROM?: string;
+  /** origin (and optional path prefix) of the hosted pages: mail links, and the Origin form posts must carry */
+  PUBLIC_URL?: string;
+  /** invite link in mails; `{PUBLIC_URL}` and `{token}` are replaced. Default `{PUBLIC_URL}/invite/{token}` */
+  INVITE_LINK_TEMPLATE?: string;
+  /** where the hosted pages' success pages link to */
+  APP_URL?: string;
+  /** "1" only under `npm run dev`: keeps a copy of every mail, listed at /__dev/mail. Never in wrangler.toml. */
+  MAIL_CATCHER?: string;
   JWT_PRIVATE_KEY?: string;
   INVITE_TOKEN_KEY?: string;
   /** comma-separated retired INVITE_TOKEN_KEYs: still decrypt until the scheduled re-encryption has moved every row */
@@ -29,6 +44,8 @@ export interface Env {
   INVITE_CREATE_LIMIT_PER_HOUR?: string;
   /** seconds after a refresh in which re-presenting the spent token is a benign retry ("0": strict) */
   REFRESH_REUSE_GRACE_SECONDS?: string;
+  PASSWORD_RESET_LIMIT_PER_HOUR_PER_IP?: string;
+  PASSWORD_RESET_LIMIT_PER_HOUR_PER_EMAIL?: string;
   /** comma-separated shared secrets of backend-for-frontend proxies allowed to forward X-Client-IP */
   TRUSTED_PROXY_SECRETS?: string;
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
@@ -50,6 +67,8 @@ export interface Limits {
   refreshesPerHour: number;
   /** invites created per tenant */
   inviteCreatesPerHour: number;
+  passwordResetPerHourPerIp: number;
+  passwordResetPerHourPerEmail: number;
 }
 
 export interface Config {
@@ -60,6 +79,17 @@ export interface Config {
   refreshReuseGraceMs: number;
   trustedProxySecrets: string[];
   corsOrigins: string[];
+  mail: MailConfig;
+}
+
+export interface MailConfig {
+  from: string;
+  /** PUBLIC_URL without a trailing slash */
+  publicUrl: string;
+  /** its origin: what a hosted form's Origin header must equal */
+  publicOrigin: string;
+  inviteLinkTemplate: string;
+  appUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +139,37 @@ function originList(env: Env, name: "CORS_ORIGINS"): string[] {
   });
 }
 
+function httpUrl(env: Env, name: "PUBLIC_URL" | "APP_URL", fallback: string): URL {
+  const raw = env[name] || fallback;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`Configuration var ${name} must be an http(s) URL such as https://invites.example.com, got "${raw}"`);
+  }
+  return url;
+}
+
+export const DEFAULT_INVITE_LINK_TEMPLATE = "{PUBLIC_URL}/invite/{token}";
+
+function mailConfig(env: Env): MailConfig {
+  const publicUrl = httpUrl(env, "PUBLIC_URL", "http://localhost:8787");
+  const template = env.INVITE_LINK_TEMPLATE || DEFAULT_INVITE_LINK_TEMPLATE;
+  if (!template.includes("{token}")) {
+    throw new ConfigError(`Configuration var INVITE_LINK_TEMPLATE must contain {token}, got "${template}"`);
+  }
+  return {
+    from: env.EMAIL_FROM || "invites@edge-invites.example",
+    publicUrl: publicUrl.href.replace(/\/+$/, ""),
+    publicOrigin: publicUrl.origin,
+    inviteLinkTemplate: template,
+    appUrl: httpUrl(env, "APP_URL", publicUrl.href).href,
+  };
+}
+
 const configCache = new WeakMap<Env, Config>();
 
 export function loadConfig(env: Env): Config {
@@ -129,9 +190,12 @@ export function loadConfig(env: Env): Config {
         loginSuccessesPerHourPerIp: positiveInt(env, "LOGIN_SUCCESSES_PER_HOUR_PER_IP", 100),
         refreshesPerHour: positiveInt(env, "REFRESH_LIMIT_PER_HOUR", 20),
         inviteCreatesPerHour: positiveInt(env, "INVITE_CREATE_LIMIT_PER_HOUR", 200),
+        passwordResetPerHourPerIp: positiveInt(env, "PASSWORD_RESET_LIMIT_PER_HOUR_PER_IP", 10),
+        passwordResetPerHourPerEmail: positiveInt(env, "PASSWORD_RESET_LIMIT_PER_HOUR_PER_EMAIL", 3),
       },
       trustedProxySecrets: secretList(env, "TRUSTED_PROXY_SECRETS"),
       corsOrigins: originList(env, "CORS_ORIGINS"),
+      mail: mailConfig(env),
     };
     configCache.set(env, config);
   }

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { DOCS_PATH, OPENAPI_PATH } from "../src/http/api-docs";
+import { NON_API_PATH } from "./guarantees/surface";
 import { BASE, call } from "./helpers";
 
 type Json = Record<string, any>;
@@ -15,7 +16,7 @@ const toOpenApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}");
 function registeredRoutes() {
   const routes = new Map<string, { method: string; path: string }>();
   for (const route of app.routes) {
-    if (route.method === "ALL" || route.path === OPENAPI_PATH || route.path === DOCS_PATH) continue;
+    if (route.method === "ALL" || route.path === OPENAPI_PATH || route.path === DOCS_PATH || NON_API_PATH.test(route.path)) continue;
     const method = route.method.toLowerCase();
     const path = toOpenApiPath(route.path);
     routes.set(`${method} ${path}`, { method, path });

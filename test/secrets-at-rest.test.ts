@@ -8,12 +8,13 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { apiRoutes, dumpDatabase, routeKey } from "./guarantees/surface";
 import { sha256Hex } from "../src/security/tokens";
-import { call, createInvite, newMember, newTenant, PASSWORD, register, uniqueEmail } from "./helpers";
+import { deliver, recordingBinding } from "./mail-helpers";
+import { BASE, call, createInvite, newMember, newTenant, PASSWORD, register, uniqueEmail } from "./helpers";
 
 const has = (key: string) => apiRoutes().some((route) => routeKey(route) === key);
 
 /** The parts of a secret worth searching for: itself, and its random part without a known prefix. */
-const forms = (secret: string) => [secret, secret.replace(/^(inv|rt|whsec)_/, "")];
+const forms = (secret: string) => [secret, secret.replace(/^(inv|rt|whsec|ev|pr)_/, "")];
 
 describe("guarantee: secrets at rest", () => {
   it("after every write path, a dump of every D1 table holds no plaintext password, invite token, refresh or access token", async () => {
@@ -58,6 +59,23 @@ describe("guarantee: secrets at rest", () => {
       inviteTokens.push(renewed.body.token);
       exercised.push("POST /api/v1/invites/:id/renew");
     }
+    if (has("POST /api/v1/invites/:id/resend")) {
+      const bound = await createInvite(owner.token, { email: uniqueEmail("resent"), notify: false });
+      inviteTokens.push(bound.token);
+      const resent = await call("POST", `/api/v1/invites/${bound.id}/resend`, { token: owner.token });
+      expect(resent.status, resent.text).toBe(202);
+      exercised.push("POST /api/v1/invites/:id/resend");
+    }
+    // the hosted invite page's form post (not part of the JSON API, so not in apiRoutes): it writes a password too
+    const viaPage = await createInvite(owner.token);
+    inviteTokens.push(viaPage.token);
+    const pagePassword = `${PASSWORD} typed in a form ${crypto.randomUUID()}`;
+    const posted = await call("POST", `/invite/${viaPage.token}`, {
+      rawBody: new URLSearchParams({ intent: "register", email: uniqueEmail("page"), password: pagePassword }),
+      headers: { Origin: new URL(BASE).origin, "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    expect(posted.status, posted.text).toBe(200);
+    passwords.push(pagePassword);
     if (has("DELETE /api/v1/invites/:id")) {
       const revocable = await createInvite(owner.token);
       inviteTokens.push(revocable.token);
@@ -133,13 +151,51 @@ describe("guarantee: secrets at rest", () => {
       "DELETE /api/v1/webhooks/:id",
     );
 
+    // email verification and password reset: link tokens live only as SHA-256 (account_tokens) and, until
+    // mailed, as the outbox job's AES-GCM ciphertext — one resent link is left unsent on purpose
+    const linkTokens: string[] = [];
+    if (has("POST /api/v1/auth/password-reset/confirm")) {
+      const resetter = await newTenant("at-rest-reset");
+      passwords.push(resetter.password);
+      refreshTokens.push(resetter.refreshToken);
+      accessTokens.push(resetter.token);
+      const mailedLink = async (kind: string) => {
+        const job = await env.DB.prepare("SELECT id FROM mail_outbox WHERE recipient = ? AND kind = ? ORDER BY created_at DESC, id DESC LIMIT 1").bind(resetter.email, kind).first<{ id: string }>();
+        const { sent, binding } = recordingBinding();
+        await deliver([job!.id], { email: binding });
+        const token = /\/(?:verify-email|reset-password)\/((?:ev|pr)_[A-Za-z0-9_-]{43})/.exec(sent[0]!.text)![1]!;
+        linkTokens.push(token);
+        return token;
+      };
+      const verification = await mailedLink("email_verification");
+      expect((await call("POST", "/api/v1/auth/verify-email", { body: { token: verification } })).status).toBe(204);
+      exercised.push("POST /api/v1/auth/verify-email");
+      expect((await call("POST", "/api/v1/auth/password-reset", { body: { email: resetter.email } })).status).toBe(202);
+      exercised.push("POST /api/v1/auth/password-reset");
+      const reset = await mailedLink("password_reset");
+      const resetPassword = `${PASSWORD} reset ${crypto.randomUUID()}`;
+      expect((await call("POST", "/api/v1/auth/password-reset/confirm", { body: { token: reset, password: resetPassword } })).status).toBe(204);
+      passwords.push(resetPassword);
+      exercised.push("POST /api/v1/auth/password-reset/confirm");
+      // a verification link still waiting in the outbox (not mailed): only its ciphertext is stored
+      const other = await newTenant("at-rest-unsent");
+      expect((await call("POST", "/api/v1/auth/verify-email/resend", { token: other.token })).status).toBe(202);
+      exercised.push("POST /api/v1/auth/verify-email/resend");
+      const { results: pending } = await env.DB.prepare("SELECT secret_ciphertext FROM mail_outbox WHERE recipient = ? AND status = 'Queued'").bind(other.email).all<{ secret_ciphertext: string }>();
+      expect(pending.length).toBeGreaterThan(0);
+      for (const row of pending) expect(row.secret_ciphertext).toMatch(/^v2\./);
+      const { results: done } = await env.DB.prepare("SELECT secret_ciphertext FROM mail_outbox WHERE recipient = ? AND status = 'Sent'").bind(resetter.email).all<{ secret_ciphertext: string | null }>();
+      expect(done.map((row) => row.secret_ciphertext)).toEqual(done.map(() => null));
+      for (const token of linkTokens) expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM account_tokens WHERE token_hash = ?").bind(await sha256Hex(token)).first<{ n: number }>()).toEqual({ n: 1 });
+    }
+
     // Every route that answers 2xx to a write is listed above, so a new writing route shows up here.
     const writeRoutes = apiRoutes().filter((route) => route.method !== "GET").map(routeKey);
     expect(writeRoutes.filter((route) => !exercised.includes(route)), "write routes this test does not exercise yet").toEqual([]);
 
     const dump = await dumpDatabase();
     expect(dump.tables).toEqual(expect.arrayContaining(["tenants", "accounts", "memberships", "invites", "refresh_tokens"]));
-    const secrets = [...passwords, ...inviteTokens, ...refreshTokens, ...accessTokens, ...webhookSecrets];
+    const secrets = [...passwords, ...inviteTokens, ...refreshTokens, ...accessTokens, ...webhookSecrets, ...linkTokens];
     for (const secret of secrets) {
       for (const form of forms(secret)) expect(dump.text.includes(form), `plaintext secret in the dump: ${form.slice(0, 10)}…`).toBe(false);
     }

@@ -11,8 +11,10 @@ import { ROOT, TOOL_ENV } from "./local-worker.mjs";
 const run = promisify(execFile);
 
 // 120 KiB until issue 14: memberships (+4.6 KiB) and events + webhooks (+10 KiB: the Queue consumer, eight
-// routes, Standard Webhooks signing, the outbox) brought the bundle to 122.6 KiB; see README "Bundle".
-export const GZIP_BUDGET_BYTES = 128 * 1024;
+// routes, Standard Webhooks signing, the outbox) brought the bundle to 122.6 KiB; issue 13's email channel (the
+// hosted pages with hono/jsx ~5 KiB, mail templates in two languages, the mail outbox and consumer, verification
+// and password reset ~15 KiB) to ~142 KiB. See README "Bundle".
+export const GZIP_BUDGET_BYTES = 148 * 1024;
 
 /** Specifiers `[alias]` in wrangler.toml swaps (src/lib/zod-bundle/README.md): only zod may import them. */
 export const ALIASED_SPECIFIERS = ["../locales/index.js", "./compile.js", "./from-json-schema.js"];

@@ -1,4 +1,6 @@
+import { getTableColumns, SQL, type Table } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 
 export type Database = DrizzleD1Database;
 
@@ -19,8 +21,20 @@ export function uniqueViolation(error: unknown): string | null {
   return null;
 }
 
-/** A drizzle query as a plain D1 statement, so it can share one raw batch with others (an event's, say). */
-export function asStatement(d1: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
-  const { sql, params } = query.toSQL();
+const dialect = new SQLiteAsyncDialect();
+
+/**
+ * A drizzle query, or a `sql` fragment (drizzle's own batch cannot carry raw `INSERT … SELECT`), as a plain
+ * D1 statement, so it can share one raw batch with others (an event's, a mail job's).
+ */
+export function asStatement(d1: D1Database, query: SQL | { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query instanceof SQL ? dialect.sqlToQuery(query) : query.toSQL();
   return d1.prepare(sql).bind(...params);
+}
+
+/** A row as D1 returns it (column names) → as Drizzle would (field names). */
+export function fromColumns<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  const row: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(getTableColumns(table))) row[field] = raw[column.name];
+  return row as T["$inferSelect"];
 }

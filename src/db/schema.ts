@@ -76,6 +76,9 @@ export const memberships = sqliteTable(
   ],
 );
 
+export const INVITE_DELIVERY_STATUSES = ["NotRequested", "Queued", "Sent", "Failed"] as const;
+export type InviteDeliveryStatus = (typeof INVITE_DELIVERY_STATUSES)[number];
+
 export const INVITE_ROLES = ["Admin", "Developer", "Viewer"] as const;
 export type InviteRole = (typeof INVITE_ROLES)[number];
 
@@ -99,6 +102,18 @@ export const invites = sqliteTable(
     revokedAt: epochMs("revoked_at"),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
+    /** the invite mail of the current token (src/outbox): kept here so every invite read shows it without a join */
+    deliveryStatus: text("delivery_status", { enum: INVITE_DELIVERY_STATUSES }).notNull().default("NotRequested"),
+    deliveryAttempts: integer("delivery_attempts").notNull().default(0),
+    deliveryLastAttemptAt: epochMs("delivery_last_attempt_at"),
+    deliverySentAt: epochMs("delivery_sent_at"),
+    deliveryError: text("delivery_error"),
+    /** when the last mail of this invite was accepted (create, renew, resend): resend's 60 s limit */
+    lastMailRequestedAt: epochMs("last_mail_requested_at"),
+    /** the outbox job of that mail: only it may still send or report delivery (an older one is superseded) */
+    lastMailJobId: text("last_mail_job_id"),
+    /** language of the invite's mails (en, pt-BR) */
+    locale: text("locale").notNull().default("en"),
   },
   (t) => [
     uniqueIndex("invites_token_hash_uq").on(t.tokenHash),
@@ -231,6 +246,98 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_event_idx").on(t.eventId),
     // The outbox's open items only: what the dispatcher and the sweeper read.
     index("webhook_deliveries_pending_idx").on(t.scheduledAt).where(sql`${t.status} = 'Pending'`),
+  ],
+);
+
+export const MAIL_KINDS = ["invite", "email_verification", "password_reset"] as const;
+export type MailKind = (typeof MAIL_KINDS)[number];
+export const MAIL_JOB_STATUSES = ["Queued", "Sending", "Sent", "Failed", "Skipped"] as const;
+export type MailJobStatus = (typeof MAIL_JOB_STATUSES)[number];
+
+/**
+ * The transactional outbox (src/outbox): one row per mail to send, written in the same D1 batch as the
+ * change that implies it. The Queue carries only the row's id; the row is the truth.
+ */
+export const mailOutbox = sqliteTable(
+  "mail_outbox",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: MAIL_KINDS }).notNull(),
+    /** the invite (kind invite) or the account (verification, reset) the mail is about */
+    subjectId: text("subject_id").notNull(),
+    /**
+     * SHA-256 of the token the mail carries. An invite job whose version no longer matches the invite's
+     * token_hash (renewed) sends nothing.
+     */
+    version: text("version").notNull(),
+    recipient: text("recipient").notNull(),
+    locale: text("locale").notNull(),
+    /** JSON of the template's non-secret inputs (e.g. the inviter's email) */
+    payload: text("payload").notNull().default("{}"),
+    /** AES-GCM ciphertext of a token that exists nowhere else in plaintext (verification, reset); erased once done */
+    secretCiphertext: text("secret_ciphertext"),
+    status: text("status", { enum: MAIL_JOB_STATUSES }).notNull().default("Queued"),
+    attempts: integer("attempts").notNull().default(0),
+    /** a consumer holds the job until then; past it, a redelivery or the cron may take it over */
+    leaseUntil: epochMs("lease_until"),
+    lastAttemptAt: epochMs("last_attempt_at"),
+    sentAt: epochMs("sent_at"),
+    error: text("error"),
+    /** last hand-over to the Queue: the cron re-enqueues Queued jobs whose hand-over is old */
+    enqueuedAt: epochMs("enqueued_at").notNull(),
+    createdAt: epochMs("created_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [
+    index("mail_outbox_status_enqueued_idx").on(t.status, t.enqueuedAt),
+    index("mail_outbox_subject_idx").on(t.subjectId, t.createdAt),
+    index("mail_outbox_updated_idx").on(t.updatedAt),
+  ],
+);
+
+/**
+ * Local development only (MAIL_CATCHER = "1"): a copy of every mail sent, listed at /__dev/mail.
+ * Production never writes it.
+ */
+export const caughtMail = sqliteTable(
+  "dev_caught_mail",
+  {
+    id: text("id").primaryKey(),
+    recipient: text("recipient").notNull(),
+    subject: text("subject").notNull(),
+    text: text("text").notNull(),
+    html: text("html").notNull(),
+    link: text("link"),
+    sentAt: epochMs("sent_at").notNull(),
+  },
+  (t) => [index("dev_caught_mail_sent_idx").on(t.sentAt, t.id)],
+);
+
+export type MailJobRow = typeof mailOutbox.$inferSelect;
+
+export const ACCOUNT_TOKEN_PURPOSES = ["email_verification", "password_reset"] as const;
+
+/**
+ * Single-use tokens of email verification and password-reset links, stored only as SHA-256. A new token
+ * of a purpose spends the account's older ones, so only the newest link works.
+ */
+export const accountTokens = sqliteTable(
+  "account_tokens",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ACCOUNT_TOKEN_PURPOSES }).notNull(),
+    tokenHash: text("token_hash").notNull(),
+    expiresAt: epochMs("expires_at").notNull(),
+    usedAt: epochMs("used_at"),
+    createdAt: epochMs("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("account_tokens_hash_uq").on(t.tokenHash),
+    index("account_tokens_account_idx").on(t.accountId, t.purpose),
+    index("account_tokens_expires_idx").on(t.expiresAt),
   ],
 );
 

@@ -42,6 +42,27 @@ const docsHeaders = secureHeaders({
   xFrameOptions: "DENY",
 });
 
-/** hono/secure-headers on every response; only /docs gets the looser CSP it needs to render. */
-export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) =>
-  c.req.path === DOCS_PATH ? docsHeaders(c, next) : apiHeaders(c, next);
+/** Paths of the hosted HTML pages (src/pages) and the local mail catcher's page. */
+const PAGE_PATH = /^\/(?:invite|verify-email|reset-password|assets)\/|^\/__dev\/mail\.html$/;
+
+/** Hosted pages: their own stylesheet, forms posting to themselves, no script at all, never framed. */
+const pageHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"],
+  },
+  xFrameOptions: "DENY",
+  // Not no-referrer: under it browsers send `Origin: null` with form posts, which the Origin check
+  // must refuse. same-origin keeps the secret path away from every other site all the same.
+  referrerPolicy: "same-origin",
+});
+
+/** hono/secure-headers on every response; /docs and the hosted pages get the CSP they need to render. */
+export const securityHeaders: MiddlewareHandler<AppEnv> = (c, next) => {
+  if (c.req.path === DOCS_PATH) return docsHeaders(c, next);
+  if (PAGE_PATH.test(c.req.path)) return pageHeaders(c, next);
+  return apiHeaders(c, next);
+};

@@ -43,3 +43,10 @@ export const requireJsonBody: MiddlewareHandler = async (c, next) => {
   }
   await next();
 };
+
+/** For routes whose body is optional: no body is fine; a body present must pass requireJsonBody. */
+export const optionalJsonBody: MiddlewareHandler = async (c, next) => {
+  const hasBody = c.req.header("Content-Type") !== undefined || Number(c.req.header("Content-Length") ?? "0") > 0;
+  if (!hasBody) return next();
+  return requireJsonBody(c, next);
+};

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Webhook } from "standardwebhooks";
 import { freePort, jsonRequest, signalGroup, TOOL_ENV } from "../../scripts/lib/local-worker.mjs";
+import { browserFlows } from "./browser.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const reportIndex = process.argv.indexOf("--report");
@@ -122,7 +123,8 @@ async function main() {
   }
 
   console.log(`e2e: starting npm run dev on ${base}`);
-  const devArgs = ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn"];
+  // PUBLIC_URL: mailed links and the hosted forms' Origin check must name this server (npm run dev's default is :8787).
+  const devArgs = ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort), "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn", "--var", `PUBLIC_URL:${base}`];
   wrangler = spawn(process.platform === "win32" ? "npm.cmd" : "npm", devArgs, { cwd: root, env: TOOL_ENV, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const collect = (chunk) => {
     wranglerLog = (wranglerLog + chunk.toString()).slice(-20_000);
@@ -265,6 +267,8 @@ async function main() {
     assert(Number(refused.headers.get("retry-after")) > 0, `Retry-After ${refused.headers.get("retry-after")}`);
     expectEnvelope(await request("POST", `/invites/${unknown}/register`, { body: { email: `rl-y-${run}@e2e.test`, password: PASSWORD } }), 404, "INVITE_NOT_FOUND");
   });
+
+  await browserFlows({ check, assert, request, base, root, run, password: PASSWORD, ownerToken: () => state.token });
 }
 
 let fatal;

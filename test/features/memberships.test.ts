@@ -7,6 +7,7 @@ import { decodeJwt } from "jose";
 import { app } from "../../src/app";
 import { describe, expect, it, vi } from "vitest";
 import { call, createInvite, expectError, login, newMember, newTenant, PASSWORD, register, uniqueEmail, type Session } from "../helpers";
+import { verifyEmailOf } from "../mail-helpers";
 
 const accept = (token: string, inviteToken: string, ip?: string) => call("POST", `/api/v1/invites/${inviteToken}/accept`, { token, ip });
 const switchTenant = (token: string, tenantId: string) => call("POST", "/api/v1/auth/switch-tenant", { token, body: { tenantId } });
@@ -156,6 +157,8 @@ describe("POST /api/v1/invites/{token}/accept", () => {
     expectError(await accept(joiner.token, bound.token), 409, "EMAIL_MISMATCH");
     expect((await inviteRow(bound.id))!.used_at).toBeNull();
     const mine = await createInvite(owner.token, { email: joiner.email.toUpperCase(), role: "Viewer" });
+    // An email-bound invite is accepted only by an account that proved the address (issue 13).
+    await verifyEmailOf(joiner.email);
     const accepted = await accept(joiner.token, mine.token);
     expect(accepted.status, accepted.text).toBe(201);
     expect(accepted.body).toMatchObject({ role: "Viewer", tenantId: owner.tenantId });

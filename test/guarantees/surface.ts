@@ -38,6 +38,12 @@ export interface ApiRoute {
   query: { name: string; schema: JsonSchema }[];
 }
 
+/**
+ * Hosted HTML pages (src/pages) and the dev-only mail catcher: not the JSON API, so outside the
+ * envelope and OpenAPI guarantees; test/pages covers them.
+ */
+export const NON_API_PATH = /^\/(?:invite|verify-email|reset-password|assets|__dev)\//;
+
 const PARAM = /:(\w+)(?:\{[^}]*\})?\??/g;
 
 interface OpenApiOperation {
@@ -75,7 +81,7 @@ export function apiRoutes(): ApiRoute[] {
   const resolve = resolver(doc.components?.schemas ?? {});
   const seen = new Map<string, ApiRoute>();
   for (const { method, path } of app.routes) {
-    if (method === "ALL" || path.includes("*")) continue;
+    if (method === "ALL" || path.includes("*") || NON_API_PATH.test(path)) continue;
     const key = `${method} ${path}`;
     if (seen.has(key)) continue;
     const operation = doc.paths?.[path.replace(PARAM, "{$1}")]?.[method.toLowerCase()];

@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, ne, sql } from "drizzle-orm";
-import { asStatement, database } from "../../db/client";
+import { asStatement, database, fromColumns } from "../../db/client";
 import { userActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
 import { invites, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
@@ -9,7 +9,10 @@ import { ApiError, conflict, notFound } from "../../http/errors";
 import { UUID_PATTERN } from "../../lib/ids";
 import { DAY_MS, iso } from "../../lib/time";
 import { encryptToken, generateInviteToken, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
-import { inviteKeyring, inviteStatus, toInviteView, type CreatedInviteView, type InviteStatus, type InviteView } from "./service";
+import type { Locale } from "../../lib/locale";
+import { handOver, inviteMailJobInsert } from "../../outbox/mail-jobs";
+import { newId } from "../../lib/ids";
+import { inviteKeyring, inviteStatus, queuedDelivery, toInviteView, type CreatedInviteView, type InviteStatus, type InviteView } from "./service";
 
 /** `GET /invites/{x}` serves two resources: an id (UUID) is the admin view, a token (`inv_…`) the public preview. */
 export type InviteKeyShape = "id" | "token" | "unknown";
@@ -130,23 +133,39 @@ const authorityLapsed = () =>
  * an Admin invite a creator who is still an active Owner (a renewed invite would fail redemption
  * with INVITE_AUTHORITY_LAPSED anyway, so it is refused up front).
  */
-export async function renewInvite(env: Env, caller: Caller, id: string, validityDays: number): Promise<CreatedInviteView> {
+export interface Renewal {
+  validityDays: number;
+  /** mail the new link to a bound invite's email (default true) */
+  notify?: boolean | undefined;
+  locale?: Locale | undefined;
+}
+
+export async function renewInvite(env: Env, caller: Caller, id: string, renewal: Renewal): Promise<CreatedInviteView> {
   const invite = await requireTenantInvite(env, caller.tenantId, id);
   assertMayManage(caller.role, invite);
   assertRenewable(invite);
 
   const ring = await inviteKeyring(env);
   const token = generateInviteToken();
+  const tokenHash = await sha256Hex(token);
   const now = Date.now();
-  const fresh = {
-    tokenHash: await sha256Hex(token),
-    tokenCiphertext: await encryptToken(ring, token, { inviteId: invite.id, tenantId: invite.tenantId }),
-    expiresAt: now + validityDays * DAY_MS,
-    updatedAt: now,
-  };
-  const update = database(env.DB)
+  const locale = renewal.locale ?? (invite.locale as Locale);
+  const mailJobId = invite.email !== null && renewal.notify !== false ? newId() : null;
+  const db = database(env.DB);
+  // The old token's mail (if still unsent) is superseded either way: a renewal without a mail shows NotRequested.
+  const delivery = mailJobId
+    ? queuedDelivery(mailJobId, now)
+    : { deliveryStatus: "NotRequested" as const, deliveryAttempts: 0, deliveryLastAttemptAt: null, deliverySentAt: null, deliveryError: null, lastMailJobId: null };
+  const update = db
     .update(invites)
-    .set(fresh)
+    .set({
+      tokenHash,
+      tokenCiphertext: await encryptToken(ring, token, { inviteId: invite.id, tenantId: invite.tenantId }),
+      expiresAt: now + renewal.validityDays * DAY_MS,
+      updatedAt: now,
+      locale,
+      ...delivery,
+    })
     .where(
       and(
         eq(invites.id, invite.id),
@@ -164,14 +183,25 @@ export async function renewInvite(env: Env, caller: Caller, id: string, validity
                 AND creator.role = 'Owner' AND creator.status = 'Active'))`,
       ),
     )
-    .returning({ id: invites.id });
+    .returning();
+  // The event's condition (changes() = 1) reads the UPDATE just before it; the mail job's INSERT … SELECT only
+  // matches once the UPDATE gave the invite this job id and token. One batch for all three.
   const event = eventStatements(
     env.DB,
-    { tenantId: caller.tenantId, type: "invite.renewed", actor: userActor(caller.userId), data: { inviteId: invite.id, expiresAt: iso(fresh.expiresAt) }, occurredAt: now },
+    { tenantId: caller.tenantId, type: "invite.renewed", actor: userActor(caller.userId), data: { inviteId: invite.id, expiresAt: iso(now + renewal.validityDays * DAY_MS) }, occurredAt: now },
     { sql: "changes() = 1", params: [] },
   );
-  const [renewed] = await env.DB.batch([asStatement(env.DB, update), ...event.statements]);
-  if (renewed?.results.length === 1) return { ...(await toInviteView(env, { ...invite, ...fresh }, caller.role, now)), token };
+  const job =
+    mailJobId && invite.email !== null
+      ? inviteMailJobInsert({ id: mailJobId, kind: "invite", subjectId: invite.id, version: tokenHash, recipient: invite.email, locale, payload: { inviterEmail: caller.email }, now })
+      : null;
+  const [updated] = await env.DB.batch([asStatement(env.DB, update), ...event.statements, ...(job ? [asStatement(env.DB, job)] : [])]);
+  const raw = updated?.results[0] as Record<string, unknown> | undefined;
+  const renewed: InviteRow | undefined = raw ? fromColumns(invites, raw) : undefined;
+  if (renewed) {
+    if (mailJobId) await handOver(env, [mailJobId]);
+    return { ...(await toInviteView(env, renewed, caller.role, now)), token };
+  }
 
   // Refused: report what stands in the way now.
   const current = await findTenantInvite(env, caller.tenantId, invite.id);
@@ -200,4 +230,68 @@ async function otherPendingInviteFor(env: Env, invite: InviteRow, now: number): 
     )
     .limit(1);
   return other !== undefined;
+}
+
+/** Resend waits this long after the last accepted mail of an invite (create, renew or resend). */
+export const RESEND_INTERVAL_MS = 60 * 1000;
+
+/**
+ * Mails the current link again. The interval is checked and the new send counted by the same
+ * conditional UPDATE, so a double click (two concurrent requests) queues one mail and the other gets 429.
+ */
+export async function resendInvite(env: Env, caller: Caller, id: string, locale?: Locale): Promise<InviteView> {
+  const invite = await requireTenantInvite(env, caller.tenantId, id);
+  assertMayManage(caller.role, invite);
+  const now = Date.now();
+  const notPending = () => conflict("INVITE_NOT_PENDING", `Only a pending invite can be resent; this one is ${inviteStatus(invite, now)}`);
+  if (inviteStatus(invite, now) !== "Pending") throw notPending();
+  if (invite.email === null) throw conflict("INVITE_NOT_EMAIL_BOUND", "This invite is not bound to an email address, so there is nobody to mail it to");
+
+  const mailJobId = newId();
+  const mailLocale = locale ?? (invite.locale as Locale);
+  const db = database(env.DB);
+  const update = db
+    .update(invites)
+    .set({ ...queuedDelivery(mailJobId, now), locale: mailLocale, updatedAt: now })
+    .where(
+      and(
+        eq(invites.id, invite.id),
+        eq(invites.tokenHash, invite.tokenHash),
+        isNull(invites.usedAt),
+        isNull(invites.revokedAt),
+        gt(invites.expiresAt, now),
+        sql`(${invites.lastMailRequestedAt} IS NULL OR ${invites.lastMailRequestedAt} <= ${now - RESEND_INTERVAL_MS})`,
+      ),
+    )
+    .returning();
+  const job = inviteMailJobInsert({
+    id: mailJobId,
+    kind: "invite",
+    subjectId: invite.id,
+    version: invite.tokenHash,
+    recipient: invite.email,
+    locale: mailLocale,
+    payload: { inviterEmail: caller.email },
+    now,
+  });
+  const [updated] = await env.DB.batch([asStatement(env.DB, update), asStatement(env.DB, job)]);
+  const raw = updated?.results[0] as Record<string, unknown> | undefined;
+  if (raw) {
+    await handOver(env, [mailJobId]);
+    return toInviteView(env, fromColumns(invites, raw), caller.role, now);
+  }
+
+  const current = await findTenantInvite(env, caller.tenantId, invite.id);
+  if (!current) throw inviteNotFound();
+  if (inviteStatus(current, now) !== "Pending") throw notPending();
+  // Still pending: the interval refused it (or a renewal raced it, which queued its own mail just now).
+  const waitMs = (current.lastMailRequestedAt ?? now) + RESEND_INTERVAL_MS - now;
+  const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+  throw new ApiError(
+    429,
+    "RATE_LIMITED",
+    `This invite was mailed less than ${RESEND_INTERVAL_MS / 1000} seconds ago; retry in ${retryAfter} seconds`,
+    { retryAfterSeconds: retryAfter },
+    { "Retry-After": String(retryAfter) },
+  );
 }

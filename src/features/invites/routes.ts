@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { INVITE_ROLES } from "../../db/schema";
+import { INVITE_DELIVERY_STATUSES, INVITE_ROLES } from "../../db/schema";
+import { LOCALES } from "../../lib/locale";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
 import { authenticate, ownerOrAdmin } from "../../http/authenticate";
@@ -8,9 +9,9 @@ import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
-import { requireJsonBody, validationHook } from "../../http/validation";
+import { optionalJsonBody, requireJsonBody, validationHook } from "../../http/validation";
 import { HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
-import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, revokeInvite } from "./lifecycle";
+import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, resendInvite, revokeInvite } from "./lifecycle";
 import { acceptInvite, createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
 
 const ISO = z.iso.datetime().openapi({ example: "2026-07-10T14:32:00.000Z" });
@@ -39,6 +40,16 @@ export const InviteSchema = z
     createdBy: z.uuid(),
     revokedAt: ISO.nullable(),
     updatedAt: ISO,
+    locale: z.enum(LOCALES).openapi({ description: "Language of the invite's mails" }),
+    delivery: z
+      .object({
+        status: z.enum(INVITE_DELIVERY_STATUSES),
+        attempts: z.number().int(),
+        lastAttemptAt: ISO.nullable(),
+        sentAt: ISO.nullable(),
+        error: z.string().nullable().openapi({ description: "Why the last attempt failed, readable", example: null }),
+      })
+      .openapi("InviteDelivery"),
   })
   .openapi("Invite");
 
@@ -46,6 +57,15 @@ export const InviteSchema = z
 const CreatedInviteSchema = InviteSchema.extend({
   token: z.string().openapi({ example: "inv_3q2-796tvu_erb7v3q2-796tvu_erb7v3q2-796tvu8", description: "The new secret token" }),
 }).openapi("CreatedInvite");
+
+const notifySchema = z
+  .boolean("notify must be true or false")
+  .optional()
+  .openapi({ description: "Mail the link to the bound email (default true; ignored without an email)" });
+const localeSchema = z
+  .enum(LOCALES, "locale must be en or pt-BR")
+  .optional()
+  .openapi({ description: "Language of the mail (default en; renew and resend default to the invite's)" });
 
 const validityDaysSchema = z
   .number("validityDays must be an integer")
@@ -62,7 +82,9 @@ const CreateInviteSchema = z
       .enum(INVITE_ROLES, "role must be Developer, Viewer or Admin (an Owner is never invited)")
       .default("Developer")
       .openapi({ example: "Developer" }),
-    email: emailSchema.optional().openapi({ description: "Bind the invite to this email (case-insensitive)" }),
+    email: emailSchema.optional().openapi({ description: "Bind the invite to this email (case-insensitive); the link is mailed to it" }),
+    notify: notifySchema,
+    locale: localeSchema,
   })
   .openapi("CreateInvite");
 
@@ -76,7 +98,8 @@ const InvitePreviewSchema = z
   })
   .openapi("InvitePreview");
 
-const RenewInviteSchema = z.object({ validityDays: validityDaysSchema }).openapi("RenewInvite");
+const RenewInviteSchema = z.object({ validityDays: validityDaysSchema, notify: notifySchema, locale: localeSchema }).openapi("RenewInvite");
+const ResendInviteSchema = z.object({ locale: localeSchema }).openapi("ResendInvite");
 
 const RegisterSchema = z.object({ email: emailSchema, password: passwordSchema }).openapi("Register");
 
@@ -159,6 +182,21 @@ const renewInviteRoute = createRoute({
   responses: {
     200: jsonContent(CreatedInviteSchema, "The renewed invite, with its new token"),
     ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});
+
+const resendInviteRoute = createRoute({
+  method: "post",
+  path: "/invites/{id}/resend",
+  tags: ["Invites"],
+  summary: "Mail the current link of an email-bound invite again",
+  description: "409 INVITE_NOT_PENDING / INVITE_NOT_EMAIL_BOUND; 429 within 60 s of the invite's last accepted mail (create, renew, resend).",
+  security: bearerSecurity,
+  middleware: [...ownerOrAdmin, optionalJsonBody] as const,
+  request: { params: inviteIdParams, body: { ...jsonBody(ResendInviteSchema), required: false } },
+  responses: {
+    202: jsonContent(InviteSchema, "Mail queued; `delivery` shows its progress"),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
   },
 });
 
@@ -270,8 +308,13 @@ export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     return c.body(null, 204);
   })
   .openapi(renewInviteRoute, async (c) => {
-    const invite = await renewInvite(c.env, c.get("caller"), c.req.valid("param").id, c.req.valid("json").validityDays);
+    const invite = await renewInvite(c.env, c.get("caller"), c.req.valid("param").id, c.req.valid("json"));
     return c.json(invite, 200);
+  })
+  .openapi(resendInviteRoute, async (c) => {
+    const body = (c.req.valid("json") as { locale?: (typeof LOCALES)[number] } | undefined) ?? {};
+    const invite = await resendInvite(c.env, c.get("caller"), c.req.valid("param").id, body.locale);
+    return c.json(invite, 202);
   })
   .openapi(registerRoute, async (c) => {
     const user = await redeemInvite(c.env, c.req.valid("param").token, c.req.valid("json"));

@@ -2,13 +2,16 @@ import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { asStatement, database, uniqueViolation } from "../../db/client";
 import { publicActor, userActor, type Actor } from "../../events/catalogue";
 import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
-import { accounts, invites, memberships, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
+import { accounts, invites, memberships, tenants, type InviteDeliveryStatus, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import type { Page, SortDirection } from "../../http/pagination";
 import { newId } from "../../lib/ids";
+import { DEFAULT_LOCALE, type Locale } from "../../lib/locale";
 import { DAY_MS, iso, isoOrNull } from "../../lib/time";
+import { handOver, inviteMailJobInsert } from "../../outbox/mail-jobs";
+import { isEmailVerified, verificationMail } from "../email-verification/service";
 import { hashPassword } from "../../security/passwords";
 import {
   ciphertextPrefix,
@@ -42,6 +45,17 @@ export interface InviteView {
   createdBy: string;
   revokedAt: string | null;
   updatedAt: string;
+  locale: Locale;
+  delivery: InviteDelivery;
+}
+
+/** The invite mail of the current token (§2.7); NotRequested for unbound invites and `notify: false`. */
+export interface InviteDelivery {
+  status: InviteDeliveryStatus;
+  attempts: number;
+  lastAttemptAt: string | null;
+  sentAt: string | null;
+  error: string | null;
 }
 
 /** What create and renew return: the token just minted, never null. */
@@ -138,6 +152,27 @@ export async function toInviteView(env: Env, invite: InviteRow, viewerRole: Role
     createdBy: invite.createdBy,
     revokedAt: isoOrNull(invite.revokedAt),
     updatedAt: iso(invite.updatedAt),
+    locale: invite.locale as Locale,
+    delivery: {
+      status: invite.deliveryStatus,
+      attempts: invite.deliveryAttempts,
+      lastAttemptAt: isoOrNull(invite.deliveryLastAttemptAt),
+      sentAt: isoOrNull(invite.deliverySentAt),
+      error: invite.deliveryError,
+    },
+  };
+}
+
+/** The invite columns that (re)start its mail: a fresh job, counted as accepted now. */
+export function queuedDelivery(jobId: string, now: number) {
+  return {
+    deliveryStatus: "Queued" as const,
+    deliveryAttempts: 0,
+    deliveryLastAttemptAt: null,
+    deliverySentAt: null,
+    deliveryError: null,
+    lastMailRequestedAt: now,
+    lastMailJobId: jobId,
   };
 }
 
@@ -154,6 +189,9 @@ export interface NewInvite {
   validityDays: number;
   role: InviteRole;
   email?: string | undefined;
+  /** mail the link to `email` (default true); meaningless without one */
+  notify?: boolean | undefined;
+  locale?: Locale | undefined;
 }
 
 export async function createInvite(env: Env, caller: Caller, input: NewInvite): Promise<CreatedInviteView> {
@@ -162,10 +200,12 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
   const token = generateInviteToken();
   const now = Date.now();
   const id = newId();
+  const mailJobId = input.email !== undefined && input.notify !== false ? newId() : null;
+  const tokenHash = await sha256Hex(token);
   const row: InviteRow = {
     id,
     tenantId: caller.tenantId,
-    tokenHash: await sha256Hex(token),
+    tokenHash,
     tokenCiphertext: await encryptToken(ring, token, { inviteId: id, tenantId: caller.tenantId }),
     targetRole: input.role,
     email: input.email ?? null,
@@ -176,6 +216,15 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
     revokedAt: null,
     createdAt: now,
     updatedAt: now,
+    locale: input.locale ?? DEFAULT_LOCALE,
+    deliveryStatus: "NotRequested",
+    deliveryAttempts: 0,
+    deliveryLastAttemptAt: null,
+    deliverySentAt: null,
+    deliveryError: null,
+    lastMailRequestedAt: null,
+    lastMailJobId: null,
+    ...(mailJobId ? queuedDelivery(mailJobId, now) : {}),
   };
   const event = eventStatements(
     env.DB,
@@ -192,22 +241,37 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
     await env.DB.batch([asStatement(env.DB, database(env.DB).insert(invites).values(row)), ...event.statements]);
   } else {
     // "At most one pending invite per email" depends on the clock, which no unique index can
-    // express: the insert itself checks, so two concurrent creates cannot both succeed.
+    // express: the insert itself checks, so two concurrent creates cannot both succeed. Its mail job
+    // is in the same batch and only inserted if the invite was (src/outbox/mail-jobs.ts).
     // RETURNING, not meta.changes: D1's change count includes the rows the invite-count trigger touches.
-    const [inserted] = await env.DB.batch([
-      env.DB.prepare(
-        `INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
-                              expires_at, used_at, used_by, revoked_at, created_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?9
-         WHERE NOT EXISTS (
-           SELECT 1 FROM invites WHERE tenant_id = ?2 AND email = ?6 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?9)
-         RETURNING id`,
-      ).bind(row.id, row.tenantId, row.tokenHash, row.tokenCiphertext, row.targetRole, row.email, row.createdBy, row.expiresAt, now),
-      ...event.statements,
-    ]);
+    const insertInvite = asStatement(env.DB, sql`
+      INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
+                           expires_at, used_at, used_by, revoked_at, created_at, updated_at, locale,
+                           delivery_status, last_mail_requested_at, last_mail_job_id)
+      SELECT ${row.id}, ${row.tenantId}, ${row.tokenHash}, ${row.tokenCiphertext}, ${row.targetRole}, ${row.email},
+             ${row.createdBy}, ${row.expiresAt}, NULL, NULL, NULL, ${row.createdAt}, ${row.updatedAt}, ${row.locale},
+             ${row.deliveryStatus}, ${row.lastMailRequestedAt}, ${row.lastMailJobId}
+      WHERE NOT EXISTS (
+        SELECT 1 FROM invites WHERE tenant_id = ${row.tenantId} AND email = ${row.email}
+          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})
+      RETURNING id`);
+    const job = mailJobId
+      ? inviteMailJobInsert({
+          id: mailJobId,
+          kind: "invite",
+          subjectId: row.id,
+          version: tokenHash,
+          recipient: row.email,
+          locale: row.locale as Locale,
+          payload: { inviterEmail: caller.email },
+          now,
+        })
+      : null;
+    const [inserted] = await env.DB.batch([insertInvite, ...event.statements, ...(job ? [asStatement(env.DB, job)] : [])]);
     if (inserted?.results.length !== 1) {
       throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
     }
+    if (mailJobId) await handOver(env, [mailJobId]);
   }
   return { ...(await toInviteView(env, row, caller.role, now)), token };
 }
@@ -391,14 +455,18 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
   const invite = await redeemableInvite(env, token, input.email, now);
   const accountId = newId();
   const passwordHash = await hashPassword(input.password, env.PASSWORD_PEPPER);
+  // An invite mailed to its bound address proves the mailbox: the account starts verified. Any other
+  // registration gets a verification mail, in the same batch (its statements match only if the account was made).
+  const verifiedAt = invite.email !== null && invite.deliverySentAt !== null ? now : null;
+  const verification = verifiedAt === null ? await verificationMail(env, { id: accountId }, invite.locale as Locale, now) : null;
   let inserted: number;
   try {
     // Raw D1 statements: drizzle's batch() cannot carry INSERT … SELECT with these conditions.
     const [insertAccount] = await env.DB.batch([
       env.DB.prepare(
         `INSERT INTO accounts (id, email, password_hash, email_verified_at, last_tenant_id, created_at, updated_at)
-         SELECT ?1, ?2, ?3, NULL, i.tenant_id, ?4, ?4 FROM invites i WHERE ${REDEEMABLE}`,
-      ).bind(accountId, input.email, passwordHash, now, invite.id, invite.tokenHash),
+         SELECT ?1, ?2, ?3, ?7, i.tenant_id, ?4, ?4 FROM invites i WHERE ${REDEEMABLE}`,
+      ).bind(accountId, input.email, passwordHash, now, invite.id, invite.tokenHash, verifiedAt),
       env.DB.prepare(
         `INSERT INTO memberships (tenant_id, account_id, email, role, status, created_at, updated_at)
          SELECT i.tenant_id, ?1, ?2, i.target_role, 'Active', ?3, ?3 FROM invites i
@@ -409,6 +477,7 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
          WHERE id = ?3 AND used_at IS NULL AND EXISTS (SELECT 1 FROM accounts WHERE id = ?2)`,
       ).bind(now, accountId, invite.id),
       ...redemptionEvents(env, invite, { accountId, email: input.email }, publicActor, "register", now),
+      ...(verification?.statements ?? []),
     ]);
     inserted = insertAccount?.meta.changes ?? 0;
   } catch (error) {
@@ -416,6 +485,7 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
     throw error;
   }
   if (inserted !== 1) return explainRefusal(env, invite, { email: input.email }, now);
+  if (verification) await handOver(env, [verification.jobId]);
   return {
     id: accountId,
     tenantId: invite.tenantId,
@@ -438,6 +508,10 @@ export async function acceptInvite(env: Env, caller: Caller, token: string): Pro
   const now = Date.now();
   const invite = await redeemableInvite(env, token, caller.email, now);
   if (await isMember(env, invite.tenantId, caller.userId)) throw alreadyMember();
+  // Otherwise whoever registered someone else's address first could collect every invite sent to it.
+  if (invite.email !== null && !(await isEmailVerified(env, caller.userId))) {
+    throw new ApiError(403, "EMAIL_NOT_VERIFIED", "Verify your email address before accepting an invite sent to it (see POST /api/v1/auth/verify-email/resend)");
+  }
   const [taken] = await env.DB.batch([
     env.DB.prepare(
       // ?3 is unused here (REDEEMABLE numbers its parameters for the register statement).

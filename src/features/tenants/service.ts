@@ -8,6 +8,8 @@ import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { hashPassword } from "../../security/passwords";
+import { handOver } from "../../outbox/mail-jobs";
+import { verificationMail } from "../email-verification/service";
 
 export interface TenantSignup {
   name: string;
@@ -53,6 +55,8 @@ export async function createTenant(env: Env, input: TenantSignup) {
     createdAt: now,
     updatedAt: now,
   };
+  // The Owner's verification mail (token + outbox job) is part of the same batch: no account without it.
+  const mail = await verificationMail(env, { id: account.id }, "en", now);
   try {
     const event = eventStatements(env.DB, {
       tenantId: tenant.id,
@@ -66,6 +70,7 @@ export async function createTenant(env: Env, input: TenantSignup) {
       asStatement(env.DB, db.insert(accounts).values(account)),
       asStatement(env.DB, db.insert(memberships).values(owner)),
       ...event.statements,
+      ...mail.statements,
     ]);
   } catch (error) {
     const column = uniqueViolation(error);
@@ -73,6 +78,7 @@ export async function createTenant(env: Env, input: TenantSignup) {
     if (column === "accounts.email") throw emailTaken();
     throw error;
   }
+  await handOver(env, [mail.jobId]);
   return {
     tenantId: tenant.id,
     tenantName: tenant.name,

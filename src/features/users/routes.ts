@@ -6,6 +6,7 @@ import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../htt
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
+import { isEmailVerified } from "../email-verification/service";
 import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, removeUser, USER_SORT_FIELDS } from "./service";
 
 const UserListQuery = pageQuerySchema(USER_SORT_FIELDS).extend({
@@ -42,6 +43,10 @@ const MyTenantsSchema = z
   })
   .openapi("MyTenants");
 
+const MeSchema = UserSchema.extend({
+  emailVerified: z.boolean().openapi({ description: "The account proved it holds its mailbox (verification link, a mailed invite, or a password reset)" }),
+}).openapi("Me");
+
 const meRoute = createRoute({
   method: "get",
   path: "/users/me",
@@ -50,7 +55,7 @@ const meRoute = createRoute({
   security: bearerSecurity,
   middleware: [...anyMember] as const,
   responses: {
-    200: jsonContent(UserSchema, "The caller"),
+    200: jsonContent(MeSchema, "The caller, with whether its account's email is verified"),
     ...errorResponses(401, 404),
   },
 });
@@ -160,7 +165,8 @@ const removeUserRoute = createRoute({
 export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(meRoute, async (c) => {
     const caller = c.get("caller");
-    return c.json(await getUser(c.env, caller.tenantId, caller.userId), 200);
+    const [user, emailVerified] = await Promise.all([getUser(c.env, caller.tenantId, caller.userId), isEmailVerified(c.env, caller.userId)]);
+    return c.json({ ...user, emailVerified }, 200);
   })
   .openapi(myTenantsRoute, async (c) => c.json(await listMyTenants(c.env, c.get("caller").userId), 200))
   .openapi(leaveRoute, async (c) => {

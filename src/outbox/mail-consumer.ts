@@ -9,6 +9,8 @@ import { renderInviteMail, renderPasswordResetMail, renderVerificationMail, type
 import { accountMailBinding } from "./account-mail";
 import { decryptToken, isLegacyCiphertext, loadTokenKeyring, sha256Hex } from "../security/tokens";
 import type { MailJobMessage } from "./mail-jobs";
+import { systemActor } from "../events/catalogue";
+import { eventStatements } from "../events/record";
 
 /** Attempts per job (our count, across Queue redeliveries and cron re-enqueues) before it is marked Failed. */
 export const MAX_MAIL_ATTEMPTS = 6;
@@ -104,7 +106,13 @@ async function prepareInviteMail(env: Env, job: MailJobRow, now: number): Promis
     expiresAt: invite.expires_at,
     link: inviteLink(loadConfig(env).mail, token),
   });
-  return { mail, onDone: (status, fields) => [delivery(status, fields)] };
+  const failedEvent = (fields: DeliveryFields) =>
+    eventStatements(
+      env.DB,
+      { tenantId: invite.tenant_id, type: "invite.delivery_failed", actor: systemActor, data: { inviteId: job.subjectId, attempts: fields.attempts }, occurredAt: now },
+      { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ? AND last_mail_job_id = ?)", params: [job.subjectId, job.id] },
+    ).statements;
+  return { mail, onDone: (status, fields) => [delivery(status, fields), ...(status === "Failed" ? failedEvent(fields) : [])] };
 }
 
 /**

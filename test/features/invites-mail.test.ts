@@ -46,6 +46,8 @@ describe("POST /invites/{id}/resend", () => {
     expect(handOver).toHaveBeenCalledWith([{ body: { jobId }, contentType: "json" }]);
     expect(await jobsOf(invite.id)).toBe(1);
     handOver.mockRestore();
+    const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ? AND type = 'invite.resent'").bind(owner.tenantId).first<{ n: number }>();
+    expect(events?.n).toBe(1);
   });
 
   it("429 RATE_LIMITED with Retry-After within 60 s of the last accepted mail (create, renew or resend); 202 again after it", async () => {
@@ -74,6 +76,9 @@ describe("POST /invites/{id}/resend", () => {
     const responses = await Promise.all(Array.from({ length: 5 }, () => resend(owner.token, invite.id)));
     expect(responses.map((r) => r.status).sort()).toEqual([202, 429, 429, 429, 429]);
     expect(await jobsOf(invite.id)).toBe(1);
+    // one accepted resend, one invite.resent event
+    const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ? AND type = 'invite.resent'").bind(owner.tenantId).first<{ n: number }>();
+    expect(events?.n).toBe(1);
   });
 
   it("409 INVITE_NOT_PENDING for used, revoked and expired invites; 409 INVITE_NOT_EMAIL_BOUND without an email", async () => {

@@ -202,6 +202,9 @@ describe("invite mail: outbox + Queue consumer", () => {
     const { delivery } = await getInvite(owner, invite.id);
     expect(delivery).toMatchObject({ status: "Failed", attempts: 1 });
     expect(delivery.error).toMatch(/^E_RECIPIENT_SUPPRESSED: The recipient is on the suppression list/);
+    // The audit trail says so, once, with no address or link in it.
+    const { results: events } = await env.DB.prepare("SELECT type, data, actor_type FROM events WHERE tenant_id = ? AND type = 'invite.delivery_failed'").bind(owner.tenantId).all<{ type: string; data: string; actor_type: string }>();
+    expect(events.map((e) => JSON.parse(e.data))).toEqual([{ inviteId: invite.id, attempts: 1 }]);
     await deliver([jobId], { email: binding, attempts: 2 });
     expect(calls()).toBe(1);
   });
@@ -235,16 +238,15 @@ describe("invite mail: outbox + Queue consumer", () => {
     expect(sent).toHaveLength(0);
   });
 
-  it("malformed messages are dropped (acknowledged), and a batch from an unknown queue is retried whole", async () => {
+  it("malformed messages are dropped (acknowledged), and a batch from an unknown queue fails (so it is retried)", async () => {
     const batch = createMessageBatch("edge-invites-mail", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { nope: true } }]);
     const ctx = createExecutionContext();
     await (worker as ExportedHandler<Env>).queue!(batch as MessageBatch<any>, env as unknown as Env, ctx);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m1"]);
 
+    // A batch from a queue this Worker has no consumer for fails the invocation: the Queue retries it.
     const stray = createMessageBatch("some-other-queue", [{ id: "m2", timestamp: new Date(), attempts: 1, body: {} }]);
-    const ctx2 = createExecutionContext();
-    await (worker as ExportedHandler<Env>).queue!(stray as MessageBatch<any>, env as unknown as Env, ctx2);
-    expect((await getQueueResult(stray, ctx2)).retryBatch).toMatchObject({ retry: true });
+    await expect((worker as ExportedHandler<Env>).queue!(stray as MessageBatch<any>, env as unknown as Env, createExecutionContext())).rejects.toThrow(/No consumer for queue some-other-queue/);
   });
 });
 

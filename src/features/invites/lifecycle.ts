@@ -274,7 +274,13 @@ export async function resendInvite(env: Env, caller: Caller, id: string, locale?
     payload: { inviterEmail: caller.email },
     now,
   });
-  const [updated] = await env.DB.batch([asStatement(env.DB, update), asStatement(env.DB, job)]);
+  // invite.resent is written only if this very request queued the mail (the invite names its job).
+  const event = eventStatements(
+    env.DB,
+    { tenantId: invite.tenantId, type: "invite.resent", actor: userActor(caller.userId), data: { inviteId: invite.id }, occurredAt: now },
+    { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ? AND last_mail_job_id = ?)", params: [invite.id, mailJobId] },
+  );
+  const [updated] = await env.DB.batch([asStatement(env.DB, update), asStatement(env.DB, job), ...event.statements]);
   const raw = updated?.results[0] as Record<string, unknown> | undefined;
   if (raw) {
     await handOver(env, [mailJobId]);

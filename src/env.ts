@@ -1,3 +1,4 @@
+import { parseCidr, type Cidr } from "./rate-limit/client-key";
 import type { RateLimiter } from "./rate-limit/rate-limiter";
 import type { WebhookMessage } from "./outbox/webhooks";
 import type { MailJobMessage } from "./outbox/mail-jobs";
@@ -46,8 +47,10 @@ export interface Env {
   REFRESH_REUSE_GRACE_SECONDS?: string;
   PASSWORD_RESET_LIMIT_PER_HOUR_PER_IP?: string;
   PASSWORD_RESET_LIMIT_PER_HOUR_PER_EMAIL?: string;
-  /** comma-separated shared secrets of backend-for-frontend proxies allowed to forward X-Client-IP */
+  /** comma-separated HMAC secrets of backend-for-frontend proxies that sign the X-Client-IP they forward */
   TRUSTED_PROXY_SECRETS?: string;
+  /** comma-separated networks (IPv4/IPv6 CIDR) whose connections may forward X-Client-IP without signing */
+  TRUSTED_PROXY_CIDRS?: string;
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
   /** comma-separated browser origins allowed by CORS (scheme://host[:port]), or "*" */
   CORS_ORIGINS?: string;
@@ -78,6 +81,8 @@ export interface Config {
   /** a spent refresh token presented again within this many ms is refused without revoking its family */
   refreshReuseGraceMs: number;
   trustedProxySecrets: string[];
+  /** TRUSTED_PROXY_CIDRS: proxies trusted by their connecting address, without a signature */
+  trustedProxyCidrs: Cidr[];
   corsOrigins: string[];
   mail: MailConfig;
 }
@@ -119,6 +124,16 @@ function secretList(env: Env, name: "TRUSTED_PROXY_SECRETS"): string[] {
     throw new ConfigError(`Secret ${name} must list secrets of at least ${MIN_SHARED_SECRET_LENGTH} characters each`);
   }
   return secrets;
+}
+
+/** A typo would silently trust nobody (or, with host bits set, not what was meant), so it is refused. */
+function cidrList(env: Env, name: "TRUSTED_PROXY_CIDRS"): Cidr[] {
+  const entries = (env[name] ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    const cidr = parseCidr(entry);
+    if (!cidr) throw new ConfigError(`Configuration var ${name} must list networks such as 203.0.113.0/24 or 2001:db8::/48 (host bits zero), got "${entry}"`);
+    return cidr;
+  });
 }
 
 /** A typo such as a trailing path would silently never match a browser's Origin, so it is refused. */
@@ -194,6 +209,7 @@ export function loadConfig(env: Env): Config {
         passwordResetPerHourPerEmail: positiveInt(env, "PASSWORD_RESET_LIMIT_PER_HOUR_PER_EMAIL", 3),
       },
       trustedProxySecrets: secretList(env, "TRUSTED_PROXY_SECRETS"),
+      trustedProxyCidrs: cidrList(env, "TRUSTED_PROXY_CIDRS"),
       corsOrigins: originList(env, "CORS_ORIGINS"),
       mail: mailConfig(env),
     };

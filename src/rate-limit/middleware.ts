@@ -3,7 +3,7 @@ import { loadConfig } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { ApiError } from "../http/errors";
 import type { LimitRule, RateLimitDecision, TakenEntry, TakeResult } from "./rate-limiter";
-import { resolveClient as resolveClientFromHeaders, type ResolvedClient } from "./client-key";
+import { resolveClient as resolveClientFromRequest, type ResolvedClient } from "./client-key";
 
 export interface RateLimitPolicy {
   /** the public name (RateLimit headers, 429 details) */
@@ -142,7 +142,8 @@ const resolvedClients = new WeakMap<Request, Promise<ResolvedClient>>();
 export function resolveClient(c: Context<AppEnv>): Promise<ResolvedClient> {
   let resolved = resolvedClients.get(c.req.raw);
   if (!resolved) {
-    resolved = resolveClientFromHeaders(c.req.raw.headers, loadConfig(c.env).trustedProxySecrets);
+    const config = loadConfig(c.env);
+    resolved = resolveClientFromRequest(c.req.raw, { secrets: config.trustedProxySecrets, cidrs: config.trustedProxyCidrs });
     resolvedClients.set(c.req.raw, resolved);
   }
   return resolved;

@@ -215,7 +215,7 @@ const contentType = fc.oneof(
   { weight: 1, arbitrary: headerText },
 );
 const extraHeader = fc.tuple(
-  fc.constantFrom("X-Forwarded-For", "X-Client-IP", "X-Proxy-Secret", "X-Real-IP", "Origin", "X-Request-Id", "X-D1-Bookmark", "Accept", "Cookie", "Forwarded", "X-HTTP-Method-Override"),
+  fc.constantFrom("X-Forwarded-For", "X-Client-IP", "X-Proxy-Secret", "X-Proxy-Timestamp", "X-Proxy-Signature", "X-Real-IP", "Origin", "X-Request-Id", "X-D1-Bookmark", "Accept", "Cookie", "Forwarded", "X-HTTP-Method-Override"),
   fc.oneof(headerText, fc.constantFrom("http://localhost:5173", "null", "127.0.0.1", "00000085-0000024c-00004c6d-8e61117bf38d7adb71b934ebbf891683", "DELETE")),
 );
 

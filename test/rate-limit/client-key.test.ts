@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ipKey, isTrustedProxySecret, resolveClient } from "../../src/rate-limit/client-key";
+import {
+  inCidrs,
+  ipKey,
+  isValidProxySignature,
+  parseCidr,
+  proxySignedMessage,
+  resolveClient,
+  signProxyRequest,
+  type Cidr,
+} from "../../src/rate-limit/client-key";
 
 describe("ipKey", () => {
   it.each([
@@ -51,25 +60,84 @@ describe("ipKey", () => {
 
 describe("resolveClient", () => {
   const secret = "s".repeat(40);
-  const headers = (values: Record<string, string>) => new Headers({ "CF-Connecting-IP": "192.0.2.1", ...values });
+  const NOW = Date.parse("2026-12-01T12:00:00.000Z");
+  const path = "/api/v1/invites/inv_x/register";
+  const cidrs = (...entries: string[]) => entries.map((entry) => parseCidr(entry) as Cidr);
 
-  it("uses the forwarded IP only with a trusted secret", async () => {
-    await expect(resolveClient(headers({ "X-Client-IP": "203.0.113.5", "X-Proxy-Secret": secret }), [secret])).resolves.toEqual({
+  async function signed(values: { clientIp?: string; timestamp?: number; sign?: { method?: string; path?: string; clientIp?: string } } = {}) {
+    const clientIp = values.clientIp ?? "203.0.113.5";
+    const timestamp = String(values.timestamp ?? NOW / 1000);
+    const message = proxySignedMessage(timestamp, values.sign?.clientIp ?? clientIp, values.sign?.method ?? "POST", values.sign?.path ?? path);
+    return { "X-Client-IP": clientIp, "X-Proxy-Timestamp": timestamp, "X-Proxy-Signature": await signProxyRequest(secret, message) };
+  }
+  const request = (headers: Record<string, string>, from = "192.0.2.1") =>
+    new Request(`https://api.test${path}?ignored=1`, { method: "POST", headers: { "CF-Connecting-IP": from, ...headers } });
+  const asToday = { key: "ip4:192.0.2.1", viaProxy: false, connectionKey: "ip4:192.0.2.1" };
+
+  it("uses the forwarded IP only with a fresh signature of this request (the query string is not signed)", async () => {
+    const trust = { secrets: [secret], cidrs: [] };
+    await expect(resolveClient(request(await signed()), trust, NOW)).resolves.toEqual({ key: "ip4:203.0.113.5", viaProxy: true, connectionKey: "ip4:192.0.2.1" });
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed()), { secrets: [], cidrs: [] }, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ clientIp: "garbage" })), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request({ ...(await signed()), "X-Client-IP": "203.0.113.6" }), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ sign: { path: "/api/v1/tenants" } })), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ sign: { method: "GET" } })), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ timestamp: NOW / 1000 - 61 })), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ timestamp: NOW / 1000 + 61 })), trust, NOW)).resolves.toEqual(asToday);
+    await expect(resolveClient(request(await signed({ timestamp: NOW / 1000 - 60 })), trust, NOW)).resolves.toMatchObject({ viaProxy: true });
+  });
+
+  it("accepts a signature under any configured secret and nothing else", async () => {
+    const [current, previous] = ["c".repeat(40), "p".repeat(40)];
+    const message = proxySignedMessage(String(NOW / 1000), "203.0.113.5", "POST", path);
+    const check = (signature: string | null, secrets = [current, previous]) =>
+      isValidProxySignature({ method: "POST", path, headers: new Headers({ "X-Client-IP": "203.0.113.5", "X-Proxy-Timestamp": String(NOW / 1000), ...(signature === null ? {} : { "X-Proxy-Signature": signature }) }) }, secrets, NOW);
+    expect(await check(await signProxyRequest(current, message))).toBe(true);
+    expect(await check(await signProxyRequest(previous, message))).toBe(true);
+    expect(await check((await signProxyRequest(current, message)).toUpperCase().replace("V1=", "v1="))).toBe(true);
+    const valid = await signProxyRequest(current, message);
+    for (const wrong of [null, "", valid.slice(0, -1), `${valid}0`, valid.replace("v1=", "v2="), await signProxyRequest("x".repeat(40), message), current]) {
+      expect(await check(wrong), String(wrong)).toBe(false);
+    }
+    expect(await check(valid, [previous])).toBe(false);
+  });
+
+  it("TRUSTED_PROXY_CIDRS: a connecting address in a listed network vouches for X-Client-IP without a signature", async () => {
+    const trust = { secrets: [], cidrs: cidrs("198.51.100.0/24", "2001:db8:bff::/48", "192.0.2.7") };
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }, "198.51.100.200"), trust)).resolves.toEqual({
       key: "ip4:203.0.113.5",
       viaProxy: true,
-      connectionKey: "ip4:192.0.2.1",
+      connectionKey: "ip4:198.51.100.200",
     });
-    const asToday = { key: "ip4:192.0.2.1", viaProxy: false, connectionKey: "ip4:192.0.2.1" };
-    await expect(resolveClient(headers({ "X-Client-IP": "203.0.113.5" }), [secret])).resolves.toEqual(asToday);
-    await expect(resolveClient(headers({ "X-Client-IP": "203.0.113.5", "X-Proxy-Secret": secret }), [])).resolves.toEqual(asToday);
-    await expect(resolveClient(headers({ "X-Client-IP": "garbage", "X-Proxy-Secret": secret }), [secret])).resolves.toEqual(asToday);
-    await expect(resolveClient(headers({ "X-Proxy-Secret": secret }), [secret])).resolves.toEqual(asToday);
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }, "2001:db8:bff:1::1"), trust)).resolves.toMatchObject({ viaProxy: true });
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }, "192.0.2.7"), trust)).resolves.toMatchObject({ viaProxy: true });
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }, "192.0.2.8"), trust)).resolves.toMatchObject({ viaProxy: false });
+    await expect(resolveClient(request({ "X-Client-IP": "203.0.113.5" }, "2001:db8:bfe::1"), trust)).resolves.toMatchObject({ viaProxy: false });
+    // without X-Client-IP the proxy is just a client
+    await expect(resolveClient(request({}, "198.51.100.200"), trust)).resolves.toMatchObject({ key: "ip4:198.51.100.200", viaProxy: false });
   });
 
-  it("accepts any configured secret and nothing else", async () => {
-    const [current, previous] = ["c".repeat(40), "p".repeat(40)];
-    expect(await isTrustedProxySecret(current, [current, previous])).toBe(true);
-    expect(await isTrustedProxySecret(previous, [current, previous])).toBe(true);
-    for (const wrong of [null, "", "c".repeat(39), "c".repeat(41), "C".repeat(40)]) expect(await isTrustedProxySecret(wrong, [current, previous])).toBe(false);
+  it.each([
+    ["10.0.0.0/8", "10.255.0.1", true],
+    ["10.0.0.0/8", "11.0.0.1", false],
+    ["0.0.0.0/0", "203.0.113.9", true],
+    ["0.0.0.0/0", "2001:db8::1", false],
+    ["203.0.113.9", "203.0.113.9", true],
+    ["203.0.113.9/32", "203.0.113.10", false],
+    ["2001:db8::/32", "2001:0DB8:ffff::1", true],
+    ["2001:db8::/32", "2001:db9::1", false],
+    ["::/0", "::1", true],
+    ["198.51.100.0/24", "::ffff:198.51.100.4", true],
+    ["2001:db8::1", "2001:db8::1", true],
+  ])("%s contains %s: %s", (entry, address, expected) => {
+    expect(inCidrs(address, cidrs(entry))).toBe(expected);
   });
+
+  it.each([["10.0.0.0/33"], ["10.0.0.1/8"], ["2001:db8::1/32"], ["2001:db8::/129"], ["10.0.0.0/"], ["10.0.0.0/-1"], ["/8"], ["10.0.0.0/8/8"], ["host.example"], [""]])(
+    "refuses the CIDR %s",
+    (entry) => {
+      expect(parseCidr(entry)).toBeNull();
+    },
+  );
 });

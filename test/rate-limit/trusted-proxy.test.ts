@@ -1,13 +1,14 @@
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
+import { signProxyRequest, proxySignedMessage } from "../../src/rate-limit/client-key";
 import { BASE, createInvite, expectError, newTenant, PASSWORD, randomIp, uniqueEmail, type ApiResponse } from "../helpers";
 
 const secret = () => `proxy-${crypto.randomUUID()}-${crypto.randomUUID()}`;
 const SECRET = secret();
 
 type ProxyEnv = typeof env;
-const proxyEnv = (vars: Partial<Record<"TRUSTED_PROXY_SECRETS" | "TRUSTED_PROXY_LIMIT_PER_HOUR", string>>): ProxyEnv => ({ ...env, ...vars });
+const proxyEnv = (vars: Partial<Record<"TRUSTED_PROXY_SECRETS" | "TRUSTED_PROXY_CIDRS" | "TRUSTED_PROXY_LIMIT_PER_HOUR", string>>): ProxyEnv => ({ ...env, ...vars });
 const trusting = proxyEnv({ TRUSTED_PROXY_SECRETS: SECRET });
 
 const UNKNOWN_INVITE = `inv_${"P".repeat(43)}`;
@@ -17,13 +18,23 @@ interface Send {
   /** CF-Connecting-IP: the proxy's own address */
   from: string;
   clientIp?: string;
+  /** sign the request as a BFF does, with this secret */
   proxySecret?: string;
+  /** what the signature covers, when it is not this request (replays, forgeries) */
+  signed?: { timestamp?: number; clientIp?: string; method?: string; path?: string };
+  /** extra headers, e.g. the old static X-Proxy-Secret */
+  headers?: Record<string, string>;
 }
 
-async function send(method: string, path: string, body: unknown, { env: bindings, from, clientIp, proxySecret }: Send): Promise<ApiResponse> {
-  const headers = new Headers({ "Content-Type": "application/json", "CF-Connecting-IP": from });
+async function send(method: string, path: string, body: unknown, { env: bindings, from, clientIp, proxySecret, signed = {}, headers: extra }: Send): Promise<ApiResponse> {
+  const headers = new Headers({ "Content-Type": "application/json", "CF-Connecting-IP": from, ...extra });
   if (clientIp !== undefined) headers.set("X-Client-IP", clientIp);
-  if (proxySecret !== undefined) headers.set("X-Proxy-Secret", proxySecret);
+  if (proxySecret !== undefined) {
+    const timestamp = String(signed.timestamp ?? Math.floor(Date.now() / 1000));
+    headers.set("X-Proxy-Timestamp", timestamp);
+    const message = proxySignedMessage(timestamp, signed.clientIp ?? clientIp ?? "", signed.method ?? method, signed.path ?? path);
+    headers.set("X-Proxy-Signature", proxySecret === "" ? "" : await signProxyRequest(proxySecret, message));
+  }
   const response = await app.request(`${BASE}${path}`, { method, headers, body: JSON.stringify(body) }, bindings);
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined, text };
@@ -165,6 +176,85 @@ describe("trusted client-IP forwarding", () => {
     expect(await honoured(rotated, newSecret)).toBe(true);
     expect(await honoured(rotated, oldSecret)).toBe(false);
   });
+
+  /** True when the forwarded IP was honoured: the proxy's own register budget is spent, yet the request passes. */
+  async function forwardedHonoured(options: Omit<Send, "from">, path = `/api/v1/invites/${UNKNOWN_INVITE}/register`, method = "POST") {
+    const from = randomIp();
+    await exhaustOwnRegisterBudget({ env: options.env, from });
+    const response = await send(method, path, { email: uniqueEmail(), password: PASSWORD }, { ...options, from });
+    expect([404, 429]).toContain(response.status);
+    if (response.status === 429) expect(response.body.details.policy).toBe("register");
+    return response.status === 404;
+  }
+
+  it("a signature is accepted within ±60 s of the Worker's clock; a replayed (older) or future one is ignored", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const base = { env: trusting, clientIp: randomIp(), proxySecret: SECRET };
+    expect(await forwardedHonoured({ ...base, signed: { timestamp: now - 55 } })).toBe(true);
+    expect(await forwardedHonoured({ ...base, signed: { timestamp: now + 55 } })).toBe(true);
+    expect(await forwardedHonoured({ ...base, clientIp: randomIp(), signed: { timestamp: now - 120 } })).toBe(false);
+    expect(await forwardedHonoured({ ...base, clientIp: randomIp(), signed: { timestamp: now + 120 } })).toBe(false);
+  });
+
+  it("a signature covers the method, path and client IP: replayed onto another request it is ignored", async () => {
+    const clientIp = randomIp();
+    const base = { env: trusting, clientIp, proxySecret: SECRET };
+    expect(await forwardedHonoured({ ...base, signed: { path: "/api/v1/tenants" } })).toBe(false);
+    expect(await forwardedHonoured({ ...base, signed: { path: `/api/v1/invites/inv_${"Q".repeat(43)}/register` } })).toBe(false);
+    expect(await forwardedHonoured({ ...base, signed: { method: "GET" } })).toBe(false);
+    expect(await forwardedHonoured({ ...base, signed: { clientIp: randomIp() } })).toBe(false);
+    expect(await forwardedHonoured(base)).toBe(true);
+  });
+
+  it("a header captured from one request, replayed after 60 s, is ignored (time moved with vi.setSystemTime)", async () => {
+    const clientIp = randomIp();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const path = `/api/v1/invites/${UNKNOWN_INVITE}/register`;
+    const captured = {
+      "X-Client-IP": clientIp,
+      "X-Proxy-Timestamp": String(timestamp),
+      "X-Proxy-Signature": await signProxyRequest(SECRET, proxySignedMessage(String(timestamp), clientIp, "POST", path)),
+    };
+    expect(await forwardedHonoured({ env: trusting, headers: captured })).toBe(true);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime((timestamp + 61) * 1000);
+      expect(await forwardedHonoured({ env: trusting, headers: captured })).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("the old static X-Proxy-Secret header is no longer proof of anything", async () => {
+    expect(await forwardedHonoured({ env: trusting, clientIp: randomIp(), headers: { "X-Proxy-Secret": SECRET } })).toBe(false);
+  });
+
+  it("TRUSTED_PROXY_CIDRS: a proxy connecting from a listed IPv4 or IPv6 range is trusted without a signature, others are not", async () => {
+    const cidrs = proxyEnv({ TRUSTED_PROXY_CIDRS: "198.51.100.0/24, 2001:db8:bff::/48" });
+    const viaCidr = async (from: string) => {
+      const own = await registerVia({ env: cidrs, from });
+      expect(own.headers.get("RateLimit-Policy")).toBe(`"register";q=10;w=3600`);
+      for (let i = 0; i < 9; i++) await registerVia({ env: cidrs, from });
+      expectRefusedBy(await registerVia({ env: cidrs, from }), "register");
+      const forwarded = await registerVia({ env: cidrs, from, clientIp: randomIp() });
+      return forwarded.status === 404 && forwarded.headers.get("RateLimit-Policy")?.startsWith('"trusted-proxy"');
+    };
+    const suffix = () => crypto.getRandomValues(new Uint8Array(1))[0]!;
+    expect(await viaCidr(`198.51.100.${suffix()}`)).toBe(true);
+    expect(await viaCidr(`2001:db8:bff:${suffix().toString(16)}::7`)).toBe(true);
+    expect(await viaCidr(`::ffff:198.51.100.${suffix()}`)).toBe(true);
+    expect(await viaCidr(`198.51.101.${suffix()}`)).toBe(false);
+    expect(await viaCidr(`2001:db8:bfe:${suffix().toString(16)}::7`)).toBe(false);
+  });
+
+  it.each([["10.0.0.0/33"], ["10.0.0.1/8"], ["2001:db8::/129"], ["not-a-range"], ["10.0.0.0/8/8"]])(
+    "a malformed TRUSTED_PROXY_CIDRS entry (%s) is a 500 naming the setting",
+    async (entry) => {
+      const response = await registerVia({ env: proxyEnv({ TRUSTED_PROXY_CIDRS: `192.0.2.0/24,${entry}` }), from: randomIp() });
+      expectError(response, 500, "INTERNAL_ERROR");
+      expect(response.body.message).toContain("TRUSTED_PROXY_CIDRS");
+    },
+  );
 
   it("tenant signups through a trusted proxy are limited per forwarded IP", async () => {
     const proxy = { env: trusting, from: randomIp(), proxySecret: SECRET };

@@ -28,9 +28,10 @@ export default {
       if (swept || mailReenqueued) console.log(JSON.stringify({ msg: "outbox sweep", cron: controller.cron, webhookDeliveries: swept, mailJobs: mailReenqueued }));
       return;
     }
-    const { purge, inviteTokens, webhookSecrets } = await runMaintenance(env, controller.scheduledTime);
+    const { purge, inviteTokens, webhookSecrets, tenantNames } = await runMaintenance(env, controller.scheduledTime);
     const mailJobs = await purgeFinishedMail(env, controller.scheduledTime);
     console.log(JSON.stringify({ msg: "purge", cron: controller.cron, ...purge, mailJobs, sweptWebhookDeliveries: swept, mailReenqueued }));
     console.log(JSON.stringify({ msg: "invite tokens re-encrypted", cron: controller.cron, ...inviteTokens, webhookSecrets }));
+    console.log(JSON.stringify({ msg: "tenant name keys renormalized", cron: controller.cron, ...tenantNames }));
   },
 } satisfies ExportedHandler<Env>;

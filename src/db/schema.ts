@@ -14,7 +14,7 @@ export const tenants = sqliteTable(
   {
     id: text("id").primaryKey(),
     name: text("name").notNull(),
-    /** lower-cased, trimmed name: tenant names are unique case-insensitively */
+    /** nameKey(name) (src/lib/names.ts: NFKC + case folding): tenant names are unique under it */
     nameNormalized: text("name_normalized").notNull(),
     /** invites of this tenant, kept by triggers (drizzle/0002): an unfiltered list's `total` without a COUNT scan */
     inviteCount: integer("invite_count").notNull().default(0),
@@ -23,6 +23,14 @@ export const tenants = sqliteTable(
   },
   (t) => [uniqueIndex("tenants_name_normalized_uq").on(t.nameNormalized)],
 );
+
+/**
+ * Tenants whose `name_normalized` was written before NFKC + case folding (a custom migration lists the
+ * non-ASCII names, SQL having no NFKC); the scheduled handler recomputes their keys and empties it.
+ */
+export const tenantNameRekeys = sqliteTable("tenant_name_rekeys", {
+  tenantId: text("tenant_id").primaryKey(),
+});
 
 /** An identity: one per person, whatever tenants they belong to. The id is the JWT `sub`. */
 export const accounts = sqliteTable(

@@ -7,6 +7,7 @@ import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import { UUID_PATTERN } from "../../lib/ids";
+import { withoutForbiddenCharacters } from "../../lib/names";
 import { DAY_MS, iso } from "../../lib/time";
 import { encryptToken, generateInviteToken, INVITE_TOKEN_PATTERN, sha256Hex } from "../../security/tokens";
 import type { Locale } from "../../lib/locale";
@@ -51,7 +52,8 @@ export async function previewInvite(env: Env, token: string): Promise<InvitePrev
     .limit(1);
   if (!row) throw inviteNotFound();
   return {
-    tenantName: row.tenantName,
+    // Names stored before control/format characters were refused are shown without them.
+    tenantName: withoutForbiddenCharacters(row.tenantName),
     targetRole: row.invite.targetRole,
     expiresAt: iso(row.invite.expiresAt),
     status: inviteStatus(row.invite, Date.now()),

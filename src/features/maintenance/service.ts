@@ -2,6 +2,7 @@ import type { Env } from "../../env";
 import { DAY_MS } from "../../lib/time";
 import { reencryptInviteTokens, type ReencryptResult } from "../invites/service";
 import { EVENT_RETENTION_DAYS } from "../events/service";
+import { renormalizeTenantNames, type RenormalizeResult } from "../tenants/service";
 import { reencryptWebhookSecrets } from "../webhooks/service";
 
 /** The cron of the daily clean-up (wrangler.toml); every other cron run (every 5 minutes) only sweeps the webhook outbox. */
@@ -77,12 +78,18 @@ export interface MaintenanceResult {
   inviteTokens: ReencryptResult;
   /** webhook signing secrets moved to the current INVITE_TOKEN_KEY (same ring) */
   webhookSecrets: { reencrypted: number; undecryptable: number };
+  /** tenant-name uniqueness keys recomputed with NFKC + case folding (names stored before it) */
+  tenantNames: RenormalizeResult;
 }
 
-/** Everything the cron trigger runs: the purge, then the re-encryption of invite tokens not yet under the current key. */
+/**
+ * Everything the cron trigger runs: the purge, the re-encryption of invite tokens not yet under the
+ * current key, and the recomputation of tenant-name keys stored before NFKC + case folding.
+ */
 export async function runMaintenance(env: Env, now = Date.now()): Promise<MaintenanceResult> {
   const purge = await purgeExpired(env, now);
   const inviteTokens = await reencryptInviteTokens(env);
   const webhookSecrets = await reencryptWebhookSecrets(env);
-  return { purge, inviteTokens, webhookSecrets };
+  const tenantNames = await renormalizeTenantNames(env);
+  return { purge, inviteTokens, webhookSecrets, tenantNames };
 }

@@ -5,12 +5,22 @@ import { anyMember } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { emailSchema, passwordSchema } from "../../http/fields";
+import { FORBIDDEN_NAME_CHARACTERS } from "../../lib/names";
 import { HOUR_MS, limitPerClient } from "../../rate-limit/middleware";
 import { createTenant, getTenant } from "./service";
 
 const TenantSignupSchema = z
   .object({
-    name: z.string().trim().min(1, "name is required").max(100, "name must be at most 100 characters").openapi({ example: "Initech" }),
+    name: z
+      .string()
+      .trim()
+      .min(1, "name is required")
+      .max(100, "name must be at most 100 characters")
+      .refine((name) => !FORBIDDEN_NAME_CHARACTERS.test(name), "name must not contain control or invisible formatting characters (e.g. U+202E, U+200B)")
+      .openapi({
+        example: "Initech",
+        description: "Unique after NFKC normalization and case folding (Café = Cafe\u0301 = CAFÉ, straße = STRASSE); control and format characters (Unicode Cc/Cf) are refused",
+      }),
     adminEmail: emailSchema,
     adminPassword: passwordSchema,
   })

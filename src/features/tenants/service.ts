@@ -6,6 +6,7 @@ import { accounts, memberships, tenants } from "../../db/schema";
 import type { Env } from "../../env";
 import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
+import { nameKey } from "../../lib/names";
 import { iso } from "../../lib/time";
 import { hashPassword } from "../../security/passwords";
 import { handOver } from "../../outbox/mail-jobs";
@@ -17,7 +18,6 @@ export interface TenantSignup {
   adminPassword: string;
 }
 
-const normalizeTenantName = (name: string) => name.trim().toLowerCase();
 
 const nameTaken = () => conflict("TENANT_NAME_TAKEN", "A tenant with this name already exists");
 const emailTaken = () => conflict("EMAIL_TAKEN", "This email is already registered");
@@ -25,7 +25,7 @@ const emailTaken = () => conflict("EMAIL_TAKEN", "This email is already register
 /** Creates the tenant, its Owner's account and the Owner membership in one atomic batch; unique indexes settle any race. */
 export async function createTenant(env: Env, input: TenantSignup) {
   const db = database(env.DB);
-  const nameNormalized = normalizeTenantName(input.name);
+  const nameNormalized = nameKey(input.name);
 
   // Cheap pre-check so a duplicate does not cost a password hash; the batch below stays authoritative.
   const [sameName, sameEmail] = await db.batch([
@@ -111,4 +111,53 @@ export async function getTenant(env: Env, callerTenantId: string, id: string): P
   ]);
   if (!tenant) throw tenantNotFound();
   return { id: tenant.id, name: tenant.name, createdAt: iso(tenant.createdAt), updatedAt: iso(tenant.updatedAt), memberCount: members?.n ?? 0 };
+}
+
+export interface RenormalizeResult {
+  /** tenants whose stored key changed to today's nameKey() */
+  updated: number;
+  /** tenants whose new key another tenant already holds: they keep their old key (renaming is the operator's call) */
+  conflicts: number;
+  /** false when tenant_name_rekeys still lists tenants after this run */
+  complete: boolean;
+}
+
+/**
+ * Keys written before NFKC + case folding were `name.trim().toLowerCase()`: the same for ASCII names,
+ * so migration 0009 listed only the others in tenant_name_rekeys (SQL has no NFKC). This recomputes
+ * their keys in JavaScript, `batchSize` per statement and at most `maxBatches` per run, and takes each
+ * off the list, so every run makes progress and an empty list costs one indexed read.
+ */
+export async function renormalizeTenantNames(env: Env, options: { batchSize?: number; maxBatches?: number } = {}): Promise<RenormalizeResult> {
+  const batchSize = options.batchSize ?? 200;
+  const maxBatches = options.maxBatches ?? 10;
+  const select = env.DB.prepare(
+    `SELECT r.tenant_id AS id, t.name, t.name_normalized FROM tenant_name_rekeys r
+     LEFT JOIN tenants t ON t.id = r.tenant_id ORDER BY r.tenant_id LIMIT ?1`,
+  );
+  const update = env.DB.prepare("UPDATE tenants SET name_normalized = ?1 WHERE id = ?2 AND name_normalized = ?3");
+  const done = env.DB.prepare("DELETE FROM tenant_name_rekeys WHERE tenant_id = ?1");
+  let updated = 0;
+  let conflicts = 0;
+  for (let batch = 0; batch < maxBatches; batch++) {
+    const { results } = await select.bind(batchSize).all<{ id: string; name: string | null; name_normalized: string | null }>();
+    for (const row of results) {
+      const key = row.name === null ? null : nameKey(row.name);
+      if (key !== null && key !== row.name_normalized) {
+        try {
+          // Key and list entry in one batch: a row is never taken off the list without its new key.
+          const [changed] = await env.DB.batch([update.bind(key, row.id, row.name_normalized), done.bind(row.id)]);
+          if ((changed?.meta.changes ?? 0) > 0) updated++;
+          continue;
+        } catch (error) {
+          if (uniqueViolation(error) !== "tenants.name_normalized") throw error;
+          conflicts++;
+          console.warn(JSON.stringify({ msg: "tenant name key collides with another tenant's; old key kept", tenantId: row.id }));
+        }
+      }
+      await done.bind(row.id).run();
+    }
+    if (results.length < batchSize) return { updated, conflicts, complete: true };
+  }
+  return { updated, conflicts, complete: false };
 }

@@ -15,9 +15,11 @@ export default defineConfig(async () => {
         miniflare: {
           // Fresh secrets every run: tests never depend on a committed key.
           // ALLOW_LOCAL_WEBHOOKS off whatever a local .dev.vars says: the tests that want it set it themselves.
+          // ENVIRONMENT=development as under `npm run dev`: tests of production strictness override it.
           // The mail vars are pinned too: a developer's .dev.vars (npm run dev turns the mail catcher on) must not leak in.
           bindings: {
             ...generateSecrets(),
+            ENVIRONMENT: "development",
             TEST_MIGRATIONS: migrations,
             ALLOW_LOCAL_WEBHOOKS: "",
             PUBLIC_URL: "https://edge-invites.test",

@@ -6,7 +6,7 @@ import { importJWK } from "jose";
 import { database } from "../src/db/client";
 import * as schema from "../src/db/schema";
 import { invites } from "../src/db/schema";
-import { requireSecret } from "../src/env";
+import { passwordPeppers, requireSecret } from "../src/env";
 import type { AppEnv } from "../src/http/app-env";
 import { requestLogLine, type RequestLogLine } from "../src/http/request-log";
 import { loadKeyRing } from "../src/security/jwt";
@@ -36,7 +36,7 @@ const BENCH_PASSWORD = "correct horse battery staple";
 export const benchRoutes = new Hono<AppEnv>()
   .all("/__bench/floor", (c) => c.json({ ok: true }))
   .all("/__bench/pbkdf2", async (c) => {
-    const hash = await hashPassword(BENCH_PASSWORD, c.env.PASSWORD_PEPPER);
+    const hash = await hashPassword(BENCH_PASSWORD, await passwordPeppers(c.env));
     return c.json({ ok: true, length: hash.length });
   })
   // The profile's slices run quiet: locally console.log blocks on wrangler dev's log pipe, which no

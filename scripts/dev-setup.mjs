@@ -32,6 +32,12 @@ for (const [name, value] of Object.entries(LOCAL_MAIL_VARS)) {
   }
 }
 
+// Local development may run without PASSWORD_PEPPER; a deployment (no ENVIRONMENT var) may not.
+if (!/^ENVIRONMENT=/m.test(readFileSync(devVars, "utf8"))) {
+  appendFileSync(devVars, toDevVars({ ENVIRONMENT: "development" }));
+  console.log("added ENVIRONMENT=development to .dev.vars");
+}
+
 execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
   stdio: "inherit",
   env: { ...process.env, CI: "1" },

@@ -1,4 +1,5 @@
 import { parseCidr, type Cidr } from "./rate-limit/client-key";
+import { loadPepperRing, type PepperRing } from "./security/passwords";
 import type { RateLimiter } from "./rate-limit/rate-limiter";
 import type { WebhookMessage } from "./outbox/webhooks";
 import type { MailJobMessage } from "./outbox/mail-jobs";
@@ -29,7 +30,12 @@ export interface Env {
   INVITE_TOKEN_KEY?: string;
   /** comma-separated retired INVITE_TOKEN_KEYs: still decrypt until the scheduled re-encryption has moved every row */
   INVITE_TOKEN_PREVIOUS_KEYS?: string;
+  /** required unless ENVIRONMENT is "development"; keys an HMAC of every password before PBKDF2 */
   PASSWORD_PEPPER?: string;
+  /** comma-separated retired peppers: hashes made with them still verify and are rehashed at login */
+  PASSWORD_PREVIOUS_PEPPERS?: string;
+  /** "development" only in .dev.vars (npm run dev) and the test config; unset in production (strict) */
+  ENVIRONMENT?: string;
   /** JSON array of retired public JWKs still accepted for verification */
   JWT_PREVIOUS_PUBLIC_KEYS?: string;
   JWT_ISSUER?: string;
@@ -223,4 +229,18 @@ export function requireSecret(env: Env, name: "JWT_PRIVATE_KEY" | "INVITE_TOKEN_
   const value = env[name];
   if (!value) throw new ConfigError(`Secret ${name} is not configured (see README, "Configuration")`);
   return value;
+}
+
+/**
+ * The password peppers. Outside local development (ENVIRONMENT=development, which only `npm run dev`'s
+ * .dev.vars and the test config set) a missing PASSWORD_PEPPER is an error naming it: a production
+ * deployment must never hash passwords without one by accident.
+ */
+export function passwordPeppers(env: Env): Promise<PepperRing> {
+  if (!env.PASSWORD_PEPPER && env.ENVIRONMENT !== "development") {
+    throw new ConfigError(
+      'Secret PASSWORD_PEPPER is not configured; it is required outside local development (ENVIRONMENT="development") (see README, "Configuration")',
+    );
+  }
+  return loadPepperRing(env.PASSWORD_PEPPER, env.PASSWORD_PREVIOUS_PEPPERS);
 }

@@ -214,7 +214,7 @@ describe("guarantee: secrets at rest", () => {
     const { results: users } = await env.DB.prepare("SELECT password_hash FROM accounts").all<{ password_hash: string }>();
     expect(users.length).toBeGreaterThanOrEqual(3);
     for (const { password_hash } of users) {
-      const match = /^\$pbkdf2-sha256\$i=(\d+),l=32\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/.exec(password_hash);
+      const match = /^\$pbkdf2-sha256\$i=(\d+),l=32,p=[0-9a-f]{8}\$[A-Za-z0-9+/=_-]+\$[A-Za-z0-9+/=_-]+$/.exec(password_hash);
       expect(match, password_hash).not.toBeNull();
       expect(Number(match![1]), "the Workers runtime refuses PBKDF2 above 100,000 iterations").toBeLessThanOrEqual(100_000);
     }

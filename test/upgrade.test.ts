@@ -9,7 +9,7 @@ import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { loadKeyRing, signAccessToken } from "../src/security/jwt";
-import { hashPassword } from "../src/security/passwords";
+import { hashPassword, loadPepperRing } from "../src/security/passwords";
 import { generateInviteToken, generateRefreshToken, sha256Hex } from "../src/security/tokens";
 import { BASE, PASSWORD, randomIp } from "./helpers";
 import { legacyEncrypt } from "./token-keys";
@@ -57,7 +57,8 @@ let oldAccessToken: string;
 let oldSnapshot: { users: unknown[]; refreshTokens: unknown[]; invites: unknown[] };
 
 async function writePreviousReleaseRows() {
-  const hash = await hashPassword(PASSWORD, env.PASSWORD_PEPPER);
+  // As the previous release wrote them: no pepper id in the PHC string.
+  const hash = (await hashPassword(PASSWORD, await loadPepperRing(env.PASSWORD_PEPPER))).replace(/,p=[^$]+\$/, "$");
   const user = (key: string, tenantId: string, role: string, status: string, ageDays: number) => {
     users[key] = {
       id: crypto.randomUUID(),

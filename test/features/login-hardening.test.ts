@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { DUMMY_PASSWORD_HASH, hashPassword, parsePhc, PBKDF2_ITERATIONS } from "../../src/security/passwords";
+import { DUMMY_PASSWORD_HASH, hashPassword, loadPepperRing, parsePhc, PBKDF2_ITERATIONS } from "../../src/security/passwords";
 import { call, expectError, newMember, newTenant, PASSWORD, randomIp, uniqueEmail } from "../helpers";
 
 const LIMIT = 10;
@@ -159,13 +159,13 @@ describe("login hardening", () => {
 
   it("rehashes on login when the stored PBKDF2 iterations are below the current count", async () => {
     const owner = await newTenant();
-    const legacy = await hashPassword(PASSWORD, env.PASSWORD_PEPPER, 1000);
-    expect(legacy).toMatch(/^\$pbkdf2-sha256\$i=1000,l=32\$/);
+    const legacy = await hashPassword(PASSWORD, await loadPepperRing(env.PASSWORD_PEPPER), 1000);
+    expect(legacy).toMatch(/^\$pbkdf2-sha256\$i=1000,l=32,p=[0-9a-f]{8}\$/);
     await env.DB.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
 
     expect((await attempt(owner.email, PASSWORD)).status).toBe(200);
     const row = await env.DB.prepare("SELECT password_hash FROM accounts WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();
-    expect(row!.password_hash).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$i=${PBKDF2_ITERATIONS},l=32\\$`));
+    expect(row!.password_hash).toMatch(new RegExp(`^\\$pbkdf2-sha256\\$i=${PBKDF2_ITERATIONS},l=32,p=[0-9a-f]{8}\\$`));
     expect(PBKDF2_ITERATIONS).toBe(100_000);
     expect(row!.password_hash).not.toBe(legacy);
     // the new hash verifies the same password, and is not rewritten again
@@ -176,7 +176,7 @@ describe("login hardening", () => {
 
   it("a wrong password against a legacy hash does not rehash", async () => {
     const owner = await newTenant();
-    const legacy = await hashPassword(PASSWORD, env.PASSWORD_PEPPER, 1000);
+    const legacy = await hashPassword(PASSWORD, await loadPepperRing(env.PASSWORD_PEPPER), 1000);
     await env.DB.prepare("UPDATE accounts SET password_hash = ? WHERE id = ?").bind(legacy, owner.userId).run();
     expectError(await attempt(owner.email, "wrong password"), 401, "INVALID_CREDENTIALS");
     const row = await env.DB.prepare("SELECT password_hash FROM accounts WHERE id = ?").bind(owner.userId).first<{ password_hash: string }>();

@@ -2,7 +2,7 @@ import { and, asc, eq, inArray, isNull, type SQL } from "drizzle-orm";
 import type { JWK } from "jose";
 import { database, type Database } from "../../db/client";
 import { accounts, memberships, refreshTokens, tenants, type AccountRow, type Role } from "../../db/schema";
-import { loadConfig, requireSecret, type Env } from "../../env";
+import { loadConfig, passwordPeppers, requireSecret, type Env } from "../../env";
 import { ApiError } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { DAY_MS } from "../../lib/time";
@@ -63,10 +63,10 @@ export async function checkCredentials(env: Env, email: string, password: string
     db.select().from(accounts).where(eq(accounts.email, email)).limit(1),
     activeMemberships(db, eq(accounts.email, email)),
   ]);
-  const check = await verifyPassword(password, account?.passwordHash ?? DUMMY_PASSWORD_HASH, env.PASSWORD_PEPPER);
+  const check = await verifyPassword(password, account?.passwordHash ?? DUMMY_PASSWORD_HASH, await passwordPeppers(env));
   if (!account || !check.valid || active.length === 0) return null;
   if (check.needsRehash) {
-    const passwordHash = await hashPassword(password, env.PASSWORD_PEPPER);
+    const passwordHash = await hashPassword(password, await passwordPeppers(env));
     await db.update(accounts).set({ passwordHash }).where(eq(accounts.id, account.id));
   }
   return { account, memberships: active };

@@ -3,7 +3,7 @@ import { asStatement, database, uniqueViolation } from "../../db/client";
 import { publicActor, userActor, type Actor } from "../../events/catalogue";
 import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
 import { accounts, invites, memberships, tenants, type InviteDeliveryStatus, type InviteRole, type InviteRow, type Role } from "../../db/schema";
-import { ConfigError, requireSecret, type Env } from "../../env";
+import { ConfigError, passwordPeppers, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import type { Page, SortDirection } from "../../http/pagination";
@@ -454,7 +454,7 @@ export async function redeemInvite(env: Env, token: string, input: Registration)
   const now = Date.now();
   const invite = await redeemableInvite(env, token, input.email, now);
   const accountId = newId();
-  const passwordHash = await hashPassword(input.password, env.PASSWORD_PEPPER);
+  const passwordHash = await hashPassword(input.password, await passwordPeppers(env));
   // An invite mailed to its bound address proves the mailbox: the account starts verified. Any other
   // registration gets a verification mail, in the same batch (its statements match only if the account was made).
   const verifiedAt = invite.email !== null && invite.deliverySentAt !== null ? now : null;

@@ -1,4 +1,4 @@
-import type { Env } from "../../env";
+import { passwordPeppers, type Env } from "../../env";
 import { ApiError } from "../../http/errors";
 import type { Locale } from "../../lib/locale";
 import { accountMailStatements, accountOfSpent, accountTokenPattern, spendAccountToken } from "../../outbox/account-mail";
@@ -29,7 +29,7 @@ export async function requestPasswordReset(env: Env, email: string, locale: Loca
  * The password is hashed before the token is looked at, so a bad token costs what a good one does.
  */
 export async function confirmPasswordReset(env: Env, token: string, password: string): Promise<void> {
-  const passwordHash = await hashPassword(password, env.PASSWORD_PEPPER);
+  const passwordHash = await hashPassword(password, await passwordPeppers(env));
   if (!accountTokenPattern("password_reset").test(token)) throw invalidResetToken();
   const hash = await sha256Hex(token);
   const now = Date.now();

@@ -3,7 +3,7 @@ import { asStatement, database, uniqueViolation } from "../../db/client";
 import { publicActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
 import { accounts, memberships, tenants } from "../../db/schema";
-import type { Env } from "../../env";
+import { passwordPeppers, type Env } from "../../env";
 import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { nameKey } from "../../lib/names";
@@ -40,7 +40,7 @@ export async function createTenant(env: Env, input: TenantSignup) {
   const account = {
     id: newId(),
     email: input.adminEmail,
-    passwordHash: await hashPassword(input.adminPassword, env.PASSWORD_PEPPER),
+    passwordHash: await hashPassword(input.adminPassword, await passwordPeppers(env)),
     emailVerifiedAt: null,
     lastTenantId: tenant.id,
     createdAt: now,

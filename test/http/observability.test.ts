@@ -187,7 +187,7 @@ describe("request log", () => {
     for (const line of lines) expect(line.raw).not.toContain("secretsecret");
   });
 
-  it("no log line of a token route (preview, register, their 404/409/429) contains an invite token", async () => {
+  it("no log line of a token route (preview, register, accept, their 404/409/429) contains an invite token", async () => {
     const owner = await newTenant("log-tokens");
     const invite = await createInvite(owner.token, { email: uniqueEmail("bound") });
     const ip = "10.77.0.1";
@@ -201,13 +201,18 @@ describe("request log", () => {
     await send(`/api/v1/invites/${invite.token}`);
     await send(`/api/v1/invites/inv_${"Z".repeat(43)}`);
     await send(`/api/v1/invites/${invite.token}/register`, registerBody(uniqueEmail("wrong")));
+    const accept = { method: "POST", headers: { Authorization: `Bearer ${owner.token}`, "Content-Type": "application/json" }, body: "{}" };
+    await send(`/api/v1/invites/${invite.token}/accept`, accept);
+    await send(`/api/v1/invites/inv_${"X".repeat(43)}/accept`, accept);
     for (let i = 0; i < 10; i++) await send(`/api/v1/invites/inv_${"Y".repeat(43)}/register`, registerBody(uniqueEmail()));
     expect(new Set(statuses)).toEqual(new Set([200, 404, 409, 429]));
     const everything = [log, errors, warnings].flatMap((spy) => spy.mock.calls.map((args) => args.map(String).join(" "))).join("\n");
     expect(requestLines(log).length).toBe(statuses.length);
     expect(everything).not.toContain("inv_");
     expect(everything).not.toContain(invite.token.slice(4));
-    expect(new Set(requestLines(log).map((line) => line.parsed.route))).toEqual(new Set(["/api/v1/invites/:id", "/api/v1/invites/:token/register"]));
+    expect(new Set(requestLines(log).map((line) => line.parsed.route))).toEqual(
+      new Set(["/api/v1/invites/:id", "/api/v1/invites/:token/register", "/api/v1/invites/:token/accept"]),
+    );
   });
 
   it("Workers invocation logs (which record request URLs) are off in wrangler.toml", () => {

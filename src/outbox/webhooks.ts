@@ -4,7 +4,7 @@ import { requireSecret, type Env } from "../env";
 import { newId } from "../lib/ids";
 import { DAY_MS, iso } from "../lib/time";
 import { webhookHeaders, webhookSecretContext } from "../security/webhook-signing";
-import { loadTokenKeyring, openSecret, type TokenKeyring } from "../security/tokens";
+import { loadTokenKeyring, openSecret, TokenDecryptionError, type TokenKeyring } from "../security/tokens";
 
 /**
  * Webhook delivery (DESIGN §2.8): a transactional outbox in D1 (`webhook_deliveries`, one row per
@@ -150,9 +150,16 @@ interface AttemptResult {
 async function send(env: Env, row: AttemptRow, endpointId: string, eventId: string, now: number): Promise<AttemptResult> {
   const ring = await secretKeyring(env);
   const context = webhookSecretContext(row.tenant_id, endpointId);
-  const secrets = [await openSecret(ring, row.secret_ciphertext, context)];
-  if (row.previous_secret_ciphertext && row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now) {
-    secrets.push(await openSecret(ring, row.previous_secret_ciphertext, context));
+  const secrets: string[] = [];
+  try {
+    secrets.push(await openSecret(ring, row.secret_ciphertext, context));
+    if (row.previous_secret_ciphertext && row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now) {
+      secrets.push(await openSecret(ring, row.previous_secret_ciphertext, context));
+    }
+  } catch (error) {
+    if (!(error instanceof TokenDecryptionError)) throw error;
+    // Nothing is sent unsigned: a failed attempt the log shows, retried as any other (rotate-secret mends it).
+    return { ok: false, status: null, durationMs: 0, error: "the signing secret does not open with INVITE_TOKEN_KEY or INVITE_TOKEN_PREVIOUS_KEYS" };
   }
   const body = webhookBody(row);
   const headers = await webhookHeaders(secrets, eventId, Math.floor(now / 1000), body);

@@ -239,6 +239,20 @@ async function main() {
     new Webhook(rotated.json.secret).verify(retried.body, retried.headers);
     new Webhook(state.webhook.secret).verify(retried.body, retried.headers);
     state.rotationEventId = retried.headers["webhook-id"];
+    state.rotatedSecret = rotated.json.secret;
+  });
+  await check("an invite redeemed over HTTP → the receiver gets invite.created, invite.accepted and member.added, signed", async () => {
+    const invite = await request("POST", "/invites", { token: state.token, body: { role: "Developer" } });
+    expectStatus(invite, 201, "create invite");
+    const joined = await request("POST", `/invites/${invite.json.token}/register`, { body: { email: `hooked-${run}@e2e.test`, password: PASSWORD } });
+    expectStatus(joined, 201, "register");
+    const about = (entry) => JSON.parse(entry.body).data.inviteId === invite.json.id;
+    await receiver.until(() => receiver.received.filter(about).length >= 3, 30_000, "the invite's three events");
+    const byType = Object.fromEntries(receiver.received.filter(about).map((entry) => [JSON.parse(entry.body).type, entry]));
+    for (const type of ["invite.created", "invite.accepted", "member.added"]) assert(byType[type], `no ${type}`);
+    const accepted = new Webhook(state.rotatedSecret).verify(byType["invite.accepted"].body, byType["invite.accepted"].headers);
+    assert(accepted.data.memberId === joined.json.id && accepted.data.via === "register" && accepted.data.actor.type === "public", `payload ${JSON.stringify(accepted)}`);
+    assert(!receiver.received.some((entry) => entry.body.includes("inv_") || entry.body.includes(PASSWORD)), "a token or password in a webhook body");
   });
   await check("GET /webhooks/{id}/deliveries logs both attempts (500, then 204); GET /events lists the audit trail", async () => {
     let attempts = [];

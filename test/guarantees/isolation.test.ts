@@ -153,7 +153,7 @@ describe("guarantee: another tenant's ids are 404 everywhere, with no data and n
     }
     expect(checked).toBe(intruders.length * idRoutes().length * Object.keys(victim.ids).length);
     expect(await victimRows(victim.owner.tenantId)).toBe(before);
-  });
+  }, 120_000); // hundreds of sequential requests (13 id routes × 11 ids × 2 intruders): slow on a loaded machine
 
   it("another tenant's lists never contain the tenant's rows", async () => {
     expect(listRoutes().length).toBeGreaterThan(0);
@@ -174,5 +174,5 @@ describe("guarantee: another tenant's ids are 404 everywhere, with no data and n
       for (const id of Object.values(victim.ids)) statuses.push((await send(route, id, victim.owner)).status);
       expect(statuses.some((status) => status !== 404), `${routeKey(route)} answered 404 to its own tenant for every id: ${statuses}`).toBe(true);
     }
-  });
+  }, 120_000); // hundreds of sequential requests (13 id routes × 11 ids × 2 intruders): slow on a loaded machine
 });

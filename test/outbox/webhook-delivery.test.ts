@@ -265,6 +265,18 @@ describe("webhook delivery through the Queue", () => {
     await reencryptWebhookSecrets({ ...env, INVITE_TOKEN_PREVIOUS_KEYS: newKey });
   });
 
+  it("a secret no configured key opens: a failed attempt in the log (retried), never an unsigned request", async () => {
+    const owner = await newTenant();
+    const hook = await quietEndpoint(owner);
+    const { eventId } = await writeEvent(owner);
+    const foreignKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+    receiver = webhookReceiver();
+    const result = await runQueue([{ endpointId: hook.id, eventId }], undefined, { ...env, INVITE_TOKEN_KEY: foreignKey, INVITE_TOKEN_PREVIOUS_KEYS: "" });
+    expect(result.delays).toEqual([{ msgId: expect.any(String), delaySeconds: 5 }]);
+    expect(receiver.received).toEqual([]);
+    expect((await deliveryRows(hook.id))[0]).toMatchObject({ status: "Failed", response_status: null, error: expect.stringContaining("signing secret") });
+  });
+
   it("a message from an unknown queue is an error, not a silent ack", async () => {
     await expect(runQueue([{ endpointId: crypto.randomUUID(), eventId: crypto.randomUUID() }], "edge-invites-unknown")).rejects.toThrow(/No consumer/);
   });

@@ -49,6 +49,8 @@ export interface Env {
   LOGIN_SUCCESSES_PER_HOUR_PER_IP?: string;
   REFRESH_LIMIT_PER_HOUR?: string;
   INVITE_CREATE_LIMIT_PER_HOUR?: string;
+  /** live refresh-token families (signed-in sessions) per account, in all its tenants together */
+  MAX_SESSIONS_PER_ACCOUNT?: string;
   /** seconds after a refresh in which re-presenting the spent token is a benign retry ("0": strict) */
   REFRESH_REUSE_GRACE_SECONDS?: string;
   PASSWORD_RESET_LIMIT_PER_HOUR_PER_IP?: string;
@@ -86,6 +88,8 @@ export interface Config {
   limits: Limits;
   /** a spent refresh token presented again within this many ms is refused without revoking its family */
   refreshReuseGraceMs: number;
+  /** live refresh families per account; a login past it ends the least recently used one */
+  maxSessionsPerAccount: number;
   trustedProxySecrets: string[];
   /** TRUSTED_PROXY_CIDRS: proxies trusted by their connecting address, without a signature */
   trustedProxyCidrs: Cidr[];
@@ -199,6 +203,7 @@ export function loadConfig(env: Env): Config {
     config = {
       issuer: env.JWT_ISSUER || "edge-invites",
       audience: env.JWT_AUDIENCE || "edge-invites-api",
+      maxSessionsPerAccount: positiveInt(env, "MAX_SESSIONS_PER_ACCOUNT", 10),
       refreshReuseGraceMs: nonNegativeInt(env, "REFRESH_REUSE_GRACE_SECONDS", 10) * 1000,
       limits: {
         registerPerHour: positiveInt(env, "REGISTER_LIMIT_PER_HOUR", 10),

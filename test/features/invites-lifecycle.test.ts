@@ -510,10 +510,12 @@ describe("authority re-checked at redemption", () => {
     expect(row).toEqual({ used_at: null });
   });
 
-  it("only Admin invites depend on their creator: a Developer invite from a demoted Owner is honoured", async () => {
+  it("every invite depends on its creator: a Developer invite from an Owner now a Viewer → 409; now an Admin → honoured", async () => {
     const owner = await newTenant();
     const created = await createInvite(owner.token, { role: "Developer" });
     await setUser(owner.userId, { role: "Viewer" });
+    expectError(await register(created.token), 409, "INVITE_AUTHORITY_LAPSED");
+    await setUser(owner.userId, { role: "Admin" });
     expect((await register(created.token)).status).toBe(201);
   });
 });

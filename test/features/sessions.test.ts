@@ -281,3 +281,34 @@ describe("POST /api/v1/auth/logout", () => {
     expect((await refresh(again.body.refreshToken)).status).toBe(200);
   });
 });
+
+describe("live sessions per account are capped (MAX_SESSIONS_PER_ACCOUNT)", () => {
+  const CAP = Number(env.MAX_SESSIONS_PER_ACCOUNT);
+  const liveFamilies = async (accountId: string) =>
+    (await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE account_id = ? AND spent_at IS NULL AND revoked_at IS NULL")
+      .bind(accountId)
+      .first<{ n: number }>())!.n;
+
+  it(`a login past ${CAP} live sessions ends the oldest ones; the newest ${CAP} keep refreshing`, async () => {
+    expect(CAP).toBe(10);
+    const owner = await newTenant(); // session 1
+    const sessions = [owner.refreshToken];
+    for (let i = 0; i < CAP + 2; i++) sessions.push((await login(owner.email)).refreshToken);
+    expect(await liveFamilies(owner.userId)).toBe(CAP);
+    for (const ended of sessions.slice(0, 3)) expectError(await refresh(ended), 401, "INVALID_REFRESH_TOKEN");
+    for (const kept of sessions.slice(3)) expect((await refresh(kept)).status).toBe(200);
+    expect(await liveFamilies(owner.userId)).toBe(CAP);
+  });
+
+  it("oldest means least recently used: a session refreshed since survives over one left idle", async () => {
+    const owner = await newTenant(); // the first session, about to be the busiest
+    const idle: string[] = [];
+    for (let i = 0; i < CAP - 1; i++) idle.push((await login(owner.email)).refreshToken);
+    const busy = await refresh(owner.refreshToken);
+    expect(busy.status).toBe(200);
+    await login(owner.email); // one past the cap
+    expectError(await refresh(idle[0]!), 401, "INVALID_REFRESH_TOKEN");
+    expect((await refresh(busy.body.refreshToken)).status).toBe(200);
+    for (const kept of idle.slice(1)) expect((await refresh(kept)).status).toBe(200);
+  });
+});

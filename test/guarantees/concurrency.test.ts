@@ -7,7 +7,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { apiRoutes } from "./surface";
-import { call, createInvite, expectError, newTenant, PASSWORD, randomIp, register, uniqueEmail, type ApiResponse, type Session } from "../helpers";
+import { call, createInvite, expectError, newMember, newTenant, PASSWORD, randomIp, register, uniqueEmail, type ApiResponse, type Session } from "../helpers";
 
 const SIMULTANEOUS_REDEMPTIONS = 25;
 const RACE_ROUNDS = 10;
@@ -76,6 +76,16 @@ async function registerThrough(bindings: object, inviteToken: string, email = un
   const response = await app.request(
     `/api/v1/invites/${inviteToken}/register`,
     { method: "POST", headers: { "Content-Type": "application/json", "CF-Connecting-IP": randomIp() }, body: JSON.stringify({ email, password: PASSWORD }) },
+    bindings,
+  );
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) };
+}
+
+async function acceptThrough(bindings: object, inviteToken: string, joiner: Session): Promise<ApiResponse> {
+  const response = await app.request(
+    `/api/v1/invites/${inviteToken}/accept`,
+    { method: "POST", headers: { Authorization: `Bearer ${joiner.token}`, "CF-Connecting-IP": randomIp() } },
     bindings,
   );
   const text = await response.text();
@@ -165,6 +175,49 @@ describe("guarantee: one invite, one user — under concurrency", () => {
       console.log(`revoke vs register over ${RACE_ROUNDS} rounds: ${JSON.stringify(tally)}`);
     },
   );
+
+  it(`an Admin demoted while their invite is being redeemed, ${RACE_ROUNDS} rounds (register and accept): a redemption either committed first or is 409 INVITE_AUTHORITY_LAPSED, and D1 agrees`, async () => {
+    const owner = await newTenant("concurrency");
+    const admin = await newMember(owner, "Admin");
+    const setRole = (role: string) => () => call("PATCH", `/api/v1/users/${admin.userId}`, { token: owner.token, body: { role } });
+    const tally: Record<string, number> = {};
+    for (let round = 0; round < RACE_ROUNDS; round++) {
+      expect((await setRole("Admin")()).status).toBe(200);
+      const invite = await createInvite(admin.token, { role: round % 2 ? "Viewer" : "Developer" });
+      const viaAccept = round % 2 === 1;
+      const joiner = viaAccept ? await newTenant("joiner") : undefined;
+      const email = uniqueEmail("demotion-race");
+      const redeem = (bindings: object) => (joiner ? acceptThrough(bindings, invite.token, joiner) : registerThrough(bindings, invite.token, email));
+      // sent together; the demotion let loose at the redemption's first query; or landing wholly inside its window
+      const start = (["together", "first-query", "write"] as const)[round % 3]!;
+      let demoted: ApiResponse;
+      let redeemed: ApiResponse;
+      if (start === "together") {
+        [demoted, redeemed] = await Promise.all([setRole("Developer")(), redeem(env)]);
+      } else {
+        const race = intrude(start, setRole("Developer"), start === "write");
+        redeemed = await redeem(race.bindings);
+        demoted = await race.competitor();
+      }
+      const context = `round ${round} (${start}, ${joiner ? "accept" : "register"}): ${redeemed.status} ${redeemed.text}`;
+      expect(demoted.status, context).toBe(200);
+      const row = await inviteRow(invite.id);
+      if (redeemed.status === 201) {
+        expect(start, "a demotion inside the window must win").not.toBe("write");
+        expect(row?.used_by, context).toBe(redeemed.body.id);
+      } else {
+        expectError(redeemed, 409, "INVITE_AUTHORITY_LAPSED");
+        expect(row, context).toMatchObject({ used_at: null, used_by: null });
+        expect(await usersWithEmail(email), context).toBe(0);
+        if (joiner) expect(await count("SELECT COUNT(*) AS n FROM memberships WHERE account_id = ?", joiner.userId), context).toBe(1); // only their own tenant
+        // and it stays refused now the demotion has committed
+        expectError(await register(invite.token), 409, "INVITE_AUTHORITY_LAPSED");
+      }
+      const outcome = `${start}: ${redeemed.status === 201 ? "redeemed first" : "lapsed"}`;
+      tally[outcome] = (tally[outcome] ?? 0) + 1;
+    }
+    console.log(`demotion vs redemption over ${RACE_ROUNDS} rounds: ${JSON.stringify(tally)}`);
+  });
 
   describe("a competing request forced into the window between a registration's read and its write", () => {
     it.skipIf(!renewRoutePresent)("a renewal there kills the old token: register 404 INVITE_NOT_FOUND, renew 200, the new token works", async () => {

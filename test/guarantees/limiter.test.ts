@@ -18,6 +18,7 @@ const PREVIEW_LIMIT = Number(env.PREVIEW_LIMIT_PER_HOUR);
 const LOGIN_SUCCESS_PER_EMAIL = Number(env.LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL);
 const REFRESH_LIMIT = Number(env.REFRESH_LIMIT_PER_HOUR);
 const INVITE_CREATE_LIMIT = Number(env.INVITE_CREATE_LIMIT_PER_HOUR);
+const SESSION_CAP = Number(env.MAX_SESSIONS_PER_ACCOUNT);
 
 const inviteCount = async (tenantId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM invites WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
@@ -185,6 +186,19 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     // at most LOGIN_FAILURES_PER_5_MIN attempts from one IP are checked at once; of those, 5 may succeed
     expect(served(responses), JSON.stringify(tally(responses))).toHaveLength(5);
     expect(tally(responses)).toEqual({ "200": 5, "429 RATE_LIMITED": BURST - 5 });
+  });
+
+  it(`sessions: ${LOGIN_SUCCESS_PER_EMAIL} concurrent logins of one account → exactly ${SESSION_CAP} live sessions afterwards (the oldest ended)`, async () => {
+    const owner = await newTenant("limiter");
+    const account = await accountNeverSignedIn(owner.token);
+    const responses = await Promise.all(Array.from({ length: LOGIN_SUCCESS_PER_EMAIL }, () => login(account.email, PASSWORD, randomIp())));
+    expect(tally(responses)).toEqual({ "200": LOGIN_SUCCESS_PER_EMAIL });
+    const live = await env.DB.prepare("SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens WHERE account_id = ? AND spent_at IS NULL AND revoked_at IS NULL")
+      .bind(account.id)
+      .first<{ n: number }>();
+    expect(live!.n).toBe(SESSION_CAP);
+    const refreshed = await Promise.all(responses.map((r) => call("POST", "/api/v1/auth/refresh", { body: { refreshToken: r.body.refreshToken } })));
+    expect(tally(refreshed)).toEqual({ "200": SESSION_CAP, "401 INVALID_REFRESH_TOKEN": LOGIN_SUCCESS_PER_EMAIL - SESSION_CAP });
   });
 
   it(`refresh: ${BURST} concurrent refreshes of one session → exactly ${REFRESH_LIMIT} pass the per-family limit (one of them rotates)`, async () => {

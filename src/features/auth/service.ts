@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, type SQL } from "drizzle-orm";
 import type { JWK } from "jose";
 import { database, type Database } from "../../db/client";
 import { accounts, memberships, refreshTokens, tenants, type AccountRow, type Role } from "../../db/schema";
@@ -159,6 +159,29 @@ async function issueTokens(env: Env, subject: TokenSubject): Promise<TokenPair> 
       createdAt: now,
     }),
     db.update(accounts).set({ lastTenantId: subject.tenantId }).where(eq(accounts.id, subject.id)),
+    // At most MAX_SESSIONS_PER_ACCOUNT live families (in every tenant together): past that, the ones
+    // used least recently (whose newest token is the oldest) end. A live family has exactly one live
+    // token, its newest; the new one above is counted, and the batch is one transaction, so
+    // concurrent logins cannot overshoot the cap.
+    db
+      .update(refreshTokens)
+      .set({ revokedAt: now })
+      .where(
+        and(
+          isNull(refreshTokens.revokedAt),
+          inArray(
+            refreshTokens.familyId,
+            db
+              .select({ familyId: refreshTokens.familyId })
+              .from(refreshTokens)
+              .where(and(eq(refreshTokens.accountId, subject.id), isNull(refreshTokens.spentAt), isNull(refreshTokens.revokedAt), gt(refreshTokens.expiresAt, now)))
+              .orderBy(desc(refreshTokens.createdAt), desc(refreshTokens.id))
+              // SQLite needs a LIMIT before OFFSET (drizzle drops "-1", SQLite's "no limit")
+              .limit(Number.MAX_SAFE_INTEGER)
+              .offset(loadConfig(env).maxSessionsPerAccount),
+          ),
+        ),
+      ),
   ]);
   return tokenPair(env, subject, refresh.token, now);
 }

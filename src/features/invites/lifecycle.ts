@@ -13,7 +13,18 @@ import { encryptToken, generateInviteToken, INVITE_TOKEN_PATTERN, sha256Hex } fr
 import type { Locale } from "../../lib/locale";
 import { handOver, inviteMailJobInsert } from "../../outbox/mail-jobs";
 import { newId } from "../../lib/ids";
-import { inviteKeyring, inviteStatus, queuedDelivery, toInviteView, type CreatedInviteView, type InviteStatus, type InviteView } from "./service";
+import {
+  authorityLapsed,
+  creatorStillGrants,
+  CREATOR_STILL_GRANTS,
+  inviteKeyring,
+  inviteStatus,
+  queuedDelivery,
+  toInviteView,
+  type CreatedInviteView,
+  type InviteStatus,
+  type InviteView,
+} from "./service";
 
 /** `GET /invites/{x}` serves two resources: an id (UUID) is the admin view, a token (`inv_…`) the public preview. */
 export type InviteKeyShape = "id" | "token" | "unknown";
@@ -124,16 +135,13 @@ function assertRenewable(invite: InviteRow): void {
   if (invite.usedAt !== null) throw conflict("INVITE_USED", "A used invite cannot be renewed");
 }
 
-const authorityLapsed = () =>
-  conflict("INVITE_AUTHORITY_LAPSED", "The Owner who issued this Admin invite no longer holds that authority; create a new invite");
-
 /**
  * A fresh token and expiry on the same row: the old token's hash is overwritten, so it matches
  * nothing from this moment on. Pending and expired invites may be renewed. The UPDATE re-checks
  * in SQL everything a concurrent request could change: still unused and unrevoked, no other
- * pending invite for the bound email (one may have been created after this one expired), and for
- * an Admin invite a creator who is still an active Owner (a renewed invite would fail redemption
- * with INVITE_AUTHORITY_LAPSED anyway, so it is refused up front).
+ * pending invite for the bound email (one may have been created after this one expired), and a
+ * creator who still holds the authority to issue it (CREATOR_STILL_GRANTS: a renewed invite would
+ * fail redemption with INVITE_AUTHORITY_LAPSED anyway, so it is refused up front).
  */
 export interface Renewal {
   validityDays: number;
@@ -179,10 +187,7 @@ export async function renewInvite(env: Env, caller: Caller, id: string, renewal:
               SELECT 1 FROM invites AS other
               WHERE other.tenant_id = invites.tenant_id AND other.email = invites.email AND other.id <> invites.id
                 AND other.used_at IS NULL AND other.revoked_at IS NULL AND other.expires_at > ${now}))`,
-        sql`(invites.target_role <> 'Admin' OR EXISTS (
-              SELECT 1 FROM memberships AS creator
-              WHERE creator.account_id = invites.created_by AND creator.tenant_id = invites.tenant_id
-                AND creator.role = 'Owner' AND creator.status = 'Active'))`,
+        sql.raw(CREATOR_STILL_GRANTS("invites")),
       ),
     )
     .returning();
@@ -211,7 +216,7 @@ export async function renewInvite(env: Env, caller: Caller, id: string, renewal:
   assertRenewable(current);
   const pendingForEmail = () => conflict("INVITE_PENDING_FOR_EMAIL", "Another pending invite already exists for this email");
   if (current.email !== null && (await otherPendingInviteFor(env, current, now))) throw pendingForEmail();
-  if (current.targetRole === "Admin") throw authorityLapsed();
+  if (!(await creatorStillGrants(env, current))) throw authorityLapsed();
   // The competing invite stopped being pending after our UPDATE; it was pending when we tried.
   throw pendingForEmail();
 }

@@ -174,7 +174,8 @@ const renewInviteRoute = createRoute({
   description:
     "The old token stops working at once. Pending and expired invites can be renewed; used (409 INVITE_USED) and " +
     "revoked (409 INVITE_REVOKED) ones cannot. 409 INVITE_PENDING_FOR_EMAIL when another pending invite for the bound " +
-    "email exists; 409 INVITE_AUTHORITY_LAPSED for an Admin invite whose creator is no longer an active Owner. " +
+    "email exists; 409 INVITE_AUTHORITY_LAPSED when the invite's creator no longer holds the authority to issue it (not an Active " +
+    "Owner, or for a Developer/Viewer invite an Active Admin, of the tenant: deactivated, demoted or removed). " +
     "Only an Owner may renew an Admin-role invite (403 ROLE_NOT_ASSIGNABLE).",
   security: bearerSecurity,
   middleware: [...ownerOrAdmin, requireJsonBody] as const,
@@ -246,7 +247,8 @@ const registerRoute = createRoute({
   summary: "Register with an invite token",
   description:
     "Creates an account and its membership of the invite's tenant. An email that already has an account is 409 EMAIL_TAKEN: " +
-    "sign in and use POST /invites/{token}/accept instead.",
+    "sign in and use POST /invites/{token}/accept instead. 409 INVITE_AUTHORITY_LAPSED (here and on accept) when whoever " +
+    "issued the invite has since been deactivated, demoted or removed from the tenant, whatever the invite's role.",
   middleware: [redemptionLimit, requireJsonBody] as const,
   request: { params: inviteTokenParams, body: jsonBody(RegisterSchema) },
   responses: {

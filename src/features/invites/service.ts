@@ -347,32 +347,31 @@ export async function findInviteByToken(env: Env, token: string): Promise<Invite
   return invite ?? null;
 }
 
-/** SQL over an invite aliased `i`: an Admin-role invite counts only while its creator is an active Owner of its tenant. */
-const CREATOR_STILL_GRANTS = `(i.target_role <> 'Admin' OR EXISTS (
-  SELECT 1 FROM memberships c WHERE c.account_id = i.created_by AND c.tenant_id = i.tenant_id
-    AND c.role = 'Owner' AND c.status = 'Active'))`;
+/**
+ * SQL over an invite aliased `i`: an invite counts only while its creator still holds the authority
+ * to issue it — an Active membership in its tenant as Owner, or as Admin for a Developer/Viewer
+ * invite. Deactivating, demoting (below Admin, or an Owner's Admin invite once they are no longer
+ * Owner) or removing the creator stops every invite they issued, whatever its role: checked inside
+ * the redemption batch, so a demotion racing a registration cannot slip between check and write.
+ */
+export const CREATOR_STILL_GRANTS = (invite: string) => `EXISTS (
+  SELECT 1 FROM memberships c WHERE c.account_id = ${invite}.created_by AND c.tenant_id = ${invite}.tenant_id
+    AND c.status = 'Active' AND (c.role = 'Owner' OR (c.role = 'Admin' AND ${invite}.target_role <> 'Admin')))`;
 
 /** SQL over an invite aliased `i`, with ?4 = now: redeemable by the token presented (?6) right now. */
 const REDEEMABLE = `i.id = ?5 AND i.token_hash = ?6 AND i.used_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > ?4
   AND (i.email IS NULL OR i.email = ?2)
   AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = i.tenant_id)
-  AND ${CREATOR_STILL_GRANTS}`;
+  AND ${CREATOR_STILL_GRANTS("i")}`;
 
-async function creatorStillGrantsAdmin(env: Env, invite: InviteRow): Promise<boolean> {
-  const [creator] = await database(env.DB)
-    .select({ id: memberships.accountId })
-    .from(memberships)
-    .where(
-      and(
-        eq(memberships.accountId, invite.createdBy),
-        eq(memberships.tenantId, invite.tenantId),
-        eq(memberships.role, "Owner"),
-        eq(memberships.status, "Active"),
-      ),
-    )
-    .limit(1);
-  return creator !== undefined;
+/** The same check as CREATOR_STILL_GRANTS, to explain a refusal. */
+export async function creatorStillGrants(env: Env, invite: Pick<InviteRow, "id">): Promise<boolean> {
+  const rows = await database(env.DB).all<{ id: string }>(sql`SELECT i.id FROM invites i WHERE i.id = ${invite.id} AND ${sql.raw(CREATOR_STILL_GRANTS("i"))}`);
+  return rows.length === 1;
 }
+
+export const authorityLapsed = () =>
+  conflict("INVITE_AUTHORITY_LAPSED", "Whoever issued this invite no longer holds the authority to grant its role (deactivated, demoted or removed); ask for a new invite");
 
 const emailMismatch = () => conflict("EMAIL_MISMATCH", "This invite was issued for a different email address");
 export const emailTaken = () =>
@@ -390,9 +389,7 @@ async function explainRefusal(env: Env, invite: InviteRow, redeemer: Redeemer, n
   assertRedeemable(invite, now);
   if (invite.email !== null && invite.email !== redeemer.email) throw emailMismatch();
   if (redeemer.accountId !== undefined && (await isMember(env, invite.tenantId, redeemer.accountId))) throw alreadyMember();
-  if (invite.targetRole === "Admin" && !(await creatorStillGrantsAdmin(env, invite))) {
-    throw conflict("INVITE_AUTHORITY_LAPSED", "The Owner who issued this Admin invite no longer holds that authority");
-  }
+  if (!(await creatorStillGrants(env, invite))) throw authorityLapsed();
   const [tenant] = await database(env.DB).select({ id: tenants.id }).from(tenants).where(eq(tenants.id, invite.tenantId)).limit(1);
   if (!tenant) throw inviteNotFound();
   if (redeemer.accountId === undefined) {

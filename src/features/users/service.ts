@@ -263,12 +263,7 @@ export async function removeUser(env: Env, actor: Caller, targetId: string): Pro
            AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")}
          RETURNING account_id`,
       ).bind(target.accountId, actor.tenantId, target.role, actor.userId, actorRole),
-      ...eventStatements(
-        env.DB,
-        { tenantId: actor.tenantId, type: "member.removed", actor: userActor(actor.userId), data: { memberId: target.accountId, role: target.role } },
-        { sql: "changes() = 1", params: [] },
-      ).statements,
-      revokeSessions(env, Date.now(), actor.tenantId, target.accountId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
+      ...afterRemoval(env, actor.tenantId, actor.userId, target.accountId, target.role),
     ]);
     if (deleted?.results.length === 1) return;
 
@@ -283,18 +278,28 @@ export async function removeUser(env: Env, actor: Caller, targetId: string): Pro
   throw conflict("CONCURRENT_UPDATE", "The user changed while this request was processed; retry");
 }
 
+/**
+ * What a membership DELETE implies, in its batch: the member.removed event (only if the DELETE just
+ * before it removed the row) and the end of the member's sessions in that tenant.
+ */
+function afterRemoval(env: Env, tenantId: string, actorId: string, memberId: string, role: Role) {
+  return [
+    ...eventStatements(
+      env.DB,
+      { tenantId, type: "member.removed", actor: userActor(actorId), data: { memberId, role } },
+      { sql: "changes() = 1", params: [] },
+    ).statements,
+    revokeSessions(env, Date.now(), tenantId, memberId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
+  ];
+}
+
 /** `DELETE /users/me`: the caller leaves the tenant; the last active Owner cannot (409 LAST_OWNER). */
 export async function leaveTenant(env: Env, caller: Caller): Promise<void> {
   const [deleted] = await env.DB.batch([
     env.DB.prepare(
       `DELETE FROM memberships WHERE account_id = ?1 AND tenant_id = ?2 AND ${NOT_LAST_ACTIVE_OWNER("?2", "?1")} RETURNING account_id`,
     ).bind(caller.userId, caller.tenantId),
-    ...eventStatements(
-      env.DB,
-      { tenantId: caller.tenantId, type: "member.removed", actor: userActor(caller.userId), data: { memberId: caller.userId, role: caller.role } },
-      { sql: "changes() = 1", params: [] },
-    ).statements,
-    revokeSessions(env, Date.now(), caller.tenantId, caller.userId, `NOT EXISTS (SELECT 1 FROM memberships WHERE account_id = ?2 AND tenant_id = ?3)`),
+    ...afterRemoval(env, caller.tenantId, caller.userId, caller.userId, caller.role),
   ]);
   if (deleted?.results.length === 1) return;
   if (await findMember(env, caller.tenantId, caller.userId)) throw lastOwner("leave");

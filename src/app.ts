@@ -7,6 +7,7 @@ import { ConfigError } from "./env";
 import type { AppEnv } from "./http/app-env";
 import { ApiError, errorResponse } from "./http/errors";
 import { validationHook } from "./http/validation";
+import { settleAuthority } from "./http/authenticate";
 import { registerApiDocs } from "./http/api-docs";
 import { corsPolicy } from "./http/cors";
 import { d1Sessions } from "./http/d1-sessions";
@@ -60,10 +61,19 @@ export type ApiType = typeof api;
 export function createApp(extraRoutes?: Hono<AppEnv>) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.onError((error, c) => {
-    const apiError = toApiError(error);
+  app.onError(async (error, c) => {
+    let apiError = toApiError(error);
     if (!(error instanceof ApiError)) {
       console.error(JSON.stringify({ msg: "unhandled error", route: routePattern(c), method: c.req.method, requestId: c.get("requestId"), error: String(error), stack: (error as Error)?.stack }));
+    }
+    // A one-round-trip route refusing its input before its own D1 call: the caller's authority still
+    // decides first (401/403/404 over 400/415), as on every other route.
+    if (apiError.status === 400 || apiError.status === 415) {
+      try {
+        await settleAuthority(c);
+      } catch (authorityError) {
+        apiError = toApiError(authorityError);
+      }
     }
     return errorResponse(apiError);
   });

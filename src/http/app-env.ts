@@ -1,5 +1,6 @@
 import type { Env } from "../env";
 import type { Role, UserStatus } from "../db/schema";
+import type { VerifiedAccessToken } from "../security/jwt";
 
 /** Who is calling, as read from D1 on this request (never from token claims). */
 export interface Caller {
@@ -13,10 +14,18 @@ export interface Caller {
   tenantExists: boolean;
 }
 
+/** A hot route's verified token and the roles it requires, until its own D1 call reads the authority. */
+export interface DeferredAuthority {
+  claims: VerifiedAccessToken;
+  roles: readonly Role[];
+}
+
 export interface AppEnv {
   Bindings: Env;
   Variables: {
     caller: Caller;
+    /** set by deferAuthority (src/http/authenticate.ts) on the hot routes */
+    deferred?: DeferredAuthority;
     /** X-Request-Id of this request (src/http/request-id.ts) */
     requestId: string;
     /** CSP nonce of the /docs page (hono/secure-headers NONCE) */

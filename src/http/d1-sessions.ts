@@ -12,14 +12,6 @@ const SAFE_METHODS = new Set(["GET", "HEAD"]);
  * A D1Database whose queries run in `session`. Only prepare() and batch() exist on a session;
  * exec() and dump() stay on the binding (the primary), as they would without a session.
  */
-const primaries = new WeakMap<D1Database, D1Database>();
-
-/**
- * The plain binding behind a session-bound `db` (every statement on the primary), for the reads that
- * must never lag a write: who the caller is and what they may do (DESIGN §2.3 "at once").
- */
-export const primaryOf = (db: D1Database): D1Database => primaries.get(db) ?? db;
-
 function bindToSession(binding: D1Database, session: D1DatabaseSession): D1Database {
   const bound: D1Database = {
     prepare: (query) => session.prepare(query),
@@ -28,7 +20,6 @@ function bindToSession(binding: D1Database, session: D1DatabaseSession): D1Datab
     withSession: (constraintOrBookmark) => binding.withSession(constraintOrBookmark),
     dump: () => binding.dump(),
   };
-  primaries.set(bound, binding);
   return bound;
 }
 
@@ -41,7 +32,11 @@ function bindToSession(binding: D1Database, session: D1DatabaseSession): D1Datab
  * - Every other method (writes, invite redemption, login) runs in a "first-primary" session: its first
  *   statement, and every write, goes to the primary, and anything read after that is at least as fresh.
  *   Its bookmark then covers the request's writes without an extra round trip to fetch one.
- * - The caller's authority is read on the plain binding regardless (see primaryOf).
+ * - The caller's authority is read in the same session, in the same batch as the data on the hot routes.
+ *   Freshness rule: a write checks authority on the primary, inside its own statement on the hot routes,
+ *   so a demotion stops the next write at once; a GET without a bookmark may be answered by a replica
+ *   at most the replica lag behind, so a demoted caller may still read for that long (with the
+ *   bookmark of the demotion, not at all).
  *
  * Every response that knows a bookmark returns it in X-D1-Bookmark for the client to send back.
  */

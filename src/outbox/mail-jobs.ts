@@ -19,6 +19,8 @@ export interface NewMailJob {
   recipient: string;
   locale: Locale;
   payload?: Record<string, string>;
+  /** the payload as a SQL expression read in the insert itself (instead of `payload`) */
+  payloadSql?: SQL;
   /** AES-GCM ciphertext of a token stored nowhere else in plaintext (verification, reset links) */
   secretCiphertext?: string | null;
   now: number;
@@ -34,7 +36,7 @@ export function inviteMailJobInsert(job: NewMailJob): SQL {
     INSERT INTO mail_outbox (id, kind, subject_id, version, recipient, locale, payload, secret_ciphertext,
                              status, attempts, enqueued_at, created_at, updated_at)
     SELECT ${job.id}, ${job.kind}, ${job.subjectId}, ${job.version}, ${job.recipient}, ${job.locale},
-           ${JSON.stringify(job.payload ?? {})}, ${job.secretCiphertext ?? null}, 'Queued', 0, ${job.now}, ${job.now}, ${job.now}
+           ${job.payloadSql ?? JSON.stringify(job.payload ?? {})}, ${job.secretCiphertext ?? null}, 'Queued', 0, ${job.now}, ${job.now}, ${job.now}
     WHERE EXISTS (SELECT 1 FROM invites WHERE id = ${job.subjectId} AND last_mail_job_id = ${job.id} AND token_hash = ${job.version})`;
 }
 

@@ -120,7 +120,7 @@ export async function spend(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<S
   for (const { key, policies } of budgets) {
     const result = await take(c, key, policies);
     if (!result.allowed) {
-      await Promise.all(spent.entries.map((taken) => giveBack(c, taken.key, taken.entries)));
+      await giveBackAll(c, spent);
       throw refusal(policies, result);
     }
     policies.forEach((policy, i) => spent.policies.push([policy, result.decisions[i]!]));
@@ -128,6 +128,10 @@ export async function spend(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<S
   }
   return spent;
 }
+
+/** Gives back everything one spend() recorded (a request that turned out not to count). */
+export const giveBackAll = (c: Context<AppEnv>, spent: Spent): Promise<unknown> =>
+  Promise.all(spent.entries.map((taken) => giveBack(c, taken.key, taken.entries)));
 
 /** Spends `budgets` and sets the RateLimit headers of the response being built. */
 export async function limit(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<Spent> {

@@ -6,9 +6,9 @@ import type { Env } from "../../src/env";
 import { BASE, call, createInvite, expectError, newTenant, randomIp } from "../helpers";
 
 /** The worker as `npm run bench` runs it (bench/worker.ts: the production app plus the bench routes). */
-async function callInBenchMode(method: string, path: string, headers: Record<string, string> = {}) {
+async function callInBenchMode(method: string, path: string, headers: Record<string, string> = {}, body?: string) {
   const ctx = createExecutionContext();
-  const request = new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, { method, headers: { "CF-Connecting-IP": randomIp(), ...headers } });
+  const request = new Request<unknown, IncomingRequestCfProperties>(`${BASE}${path}`, { method, headers: { "CF-Connecting-IP": randomIp(), ...headers }, body });
   const response = await benchWorker.fetch(request, env as unknown as Env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
@@ -112,5 +112,26 @@ describe("bench-only routes", () => {
     const unprobed = await callInBenchMode("GET", "/api/v1/invites", { Authorization: `Bearer ${owner.token}` });
     expect(unprobed.status).toBe(200);
     expect(unprobed.headers.get(BENCH_COST_HEADER)).toBeNull();
+  });
+
+  it("one round trip: each hot route makes exactly one D1 call and at most one Durable Object call", async () => {
+    const owner = await newTenant("bench-one-trip");
+    const invite = await createInvite(owner.token);
+    const bearer = { Authorization: `Bearer ${owner.token}`, [BENCH_COST_HEADER]: "1" };
+    const routes: Array<[string, string, Record<string, string>, string?]> = [
+      ["GET", "/api/v1/invites?Qt=20", bearer],
+      ["GET", "/api/v1/invites?Qt=5&Status=Pending&CpOrd=expiresAt", bearer],
+      ["POST", "/api/v1/invites", { ...bearer, "Content-Type": "application/json" }, "{}"],
+      ["GET", `/api/v1/invites/${invite.id}`, bearer],
+      ["GET", `/api/v1/invites/${invite.token}`, { [BENCH_COST_HEADER]: "1" }],
+      ["GET", "/api/v1/users?Qt=20", bearer],
+    ];
+    for (const [method, path, headers, body] of routes) {
+      const response = await callInBenchMode(method, path, headers, body);
+      expect(response.status, `${method} ${path}`).toBeLessThan(300);
+      const cost = JSON.parse(response.headers.get(BENCH_COST_HEADER) ?? "null") as RequestCost;
+      expect(cost.d1Calls, `${method} ${path}: ${JSON.stringify(cost.statements.map((s) => s.sql))}`).toBe(1);
+      expect(cost.durableObjectRequests, `${method} ${path}`).toBeLessThanOrEqual(1);
+    }
   });
 });

@@ -5,6 +5,8 @@ import { eventStatements } from "../../events/record";
 import { invites, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
+import { authorityQuery, type Authorize } from "../../http/authenticate";
+import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import { UUID_PATTERN } from "../../lib/ids";
 import { withoutForbiddenCharacters } from "../../lib/names";
@@ -88,8 +90,16 @@ async function requireTenantInvite(env: Env, tenantId: string, id: string): Prom
   return invite;
 }
 
-export async function getInvite(env: Env, caller: Caller, id: string): Promise<InviteView> {
-  return toInviteView(env, await requireTenantInvite(env, caller.tenantId, id), caller.role);
+/** One D1 call: the caller's authority and the invite (of the token's tenant) in one batch. */
+export async function getInvite(env: Env, claims: VerifiedAccessToken, id: string, authorize: Authorize): Promise<InviteView> {
+  const db = database(env.DB);
+  const [[authority], [invite]] = await db.batch([
+    authorityQuery(db, claims),
+    db.select().from(invites).where(and(eq(invites.id, id), eq(invites.tenantId, claims.tenantId))).limit(1),
+  ]);
+  const caller = authorize(authority);
+  if (!invite) throw inviteNotFound();
+  return toInviteView(env, invite, caller.role);
 }
 
 /**

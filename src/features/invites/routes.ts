@@ -4,13 +4,14 @@ import { INVITE_DELIVERY_STATUSES, INVITE_ROLES } from "../../db/schema";
 import { LOCALES } from "../../lib/locale";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { authenticate, ownerOrAdmin } from "../../http/authenticate";
+import { authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred, readAuthority } from "../../http/authenticate";
+import { ApiError } from "../../http/errors";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { optionalJsonBody, requireJsonBody, validationHook } from "../../http/validation";
-import { HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
+import { giveBackAll, HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
 import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, resendInvite, revokeInvite } from "./lifecycle";
 import { acceptInvite, createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
 
@@ -120,10 +121,7 @@ const previewLimit = limitPerClient((c) => ({ name: "preview", limit: loadConfig
  */
 const byInviteKeyShape: MiddlewareHandler<AppEnv> = async (c, next) => {
   const shape = inviteKeyShape(c.req.param("id") ?? "");
-  if (shape === "id") {
-    const [authenticateCaller, requireAdmin] = ownerOrAdmin;
-    return authenticateCaller(c, () => requireAdmin(c, next) as Promise<void>);
-  }
+  if (shape === "id") return ownerOrAdminDeferred(c, next);
   if (shape === "token") return previewLimit(c, next);
   throw inviteNotFound();
 };
@@ -210,7 +208,7 @@ const createInviteRoute = createRoute({
     "A tenant may create INVITE_CREATE_LIMIT_PER_HOUR invites per sliding hour (default 200), whoever creates them; " +
     "beyond that 429 RATE_LIMITED with Retry-After.",
   security: bearerSecurity,
-  middleware: [...ownerOrAdmin, requireJsonBody] as const,
+  middleware: [ownerOrAdminDeferred, requireJsonBody] as const,
   request: { body: jsonBody(CreateInviteSchema) },
   responses: {
     201: {
@@ -227,7 +225,7 @@ const listInvitesRoute = createRoute({
   tags: ["Invites"],
   summary: "List the tenant's invites",
   security: bearerSecurity,
-  middleware: [...ownerOrAdmin] as const,
+  middleware: [ownerOrAdminDeferred] as const,
   request: { query: InviteListQuery },
   responses: {
     200: jsonContent(InvitePageSchema, "A page of invites; `total` counts every match"),
@@ -279,27 +277,34 @@ const acceptRoute = createRoute({
 
 export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createInviteRoute, async (c) => {
-    const caller = c.get("caller");
-    // Counted per tenant once the request is valid: every Owner and Admin of the tenant share it.
-    await limit(c, [{ key: `tenant:${caller.tenantId}`, policies: [{ name: "invite-create", limit: loadConfig(c.env).limits.inviteCreatesPerHour, windowMs: HOUR_MS }] }]);
-    const invite = await createInvite(c.env, caller, c.req.valid("json"));
+    const { claims } = deferred(c);
+    // Counted per tenant once the request is valid: every Owner and Admin of the tenant share it. The
+    // insert checks the caller's authority; a caller it refuses gives the slot back.
+    const spent = await limit(c, [{ key: `tenant:${claims.tenantId}`, policies: [{ name: "invite-create", limit: loadConfig(c.env).limits.inviteCreatesPerHour, windowMs: HOUR_MS }] }]);
+    let invite;
+    try {
+      invite = await createInvite(c.env, claims, c.req.valid("json"), () => readAuthority(c));
+    } catch (error) {
+      if (error instanceof ApiError && [401, 403, 404].includes(error.status)) await giveBackAll(c, spent);
+      throw error;
+    }
     c.header("Location", `/api/v1/invites/${invite.id}`);
     return c.json(invite, 201);
   })
   .openapi(listInvitesRoute, async (c) => {
     const query = c.req.valid("query");
-    const page = await listInvites(c.env, c.get("caller"), {
+    const page = await listInvites(c.env, deferred(c).claims, {
       page: query.Pg,
       perPage: query.Qt,
       sortField: resolveSortField(query.CpOrd, INVITE_SORT_FIELDS),
       direction: query.TpOrd,
       status: query.Status,
-    });
+    }, (row) => authorize(c, row));
     return c.json(page, 200);
   })
   .openapi(getInviteRoute, async (c) => {
     const key = c.req.valid("param").id;
-    if (inviteKeyShape(key) === "id") return c.json(await getInvite(c.env, c.get("caller"), key), 200);
+    if (inviteKeyShape(key) === "id") return c.json(await getInvite(c.env, deferred(c).claims, key, (row) => authorize(c, row)), 200);
     const preview = await previewInvite(c.env, key);
     // Public and keyed by a secret in the URL: no shared cache may keep it.
     c.header("Cache-Control", "no-store");

@@ -5,6 +5,8 @@ import { eventStatements, eventsStatements, type NewEvent } from "../../events/r
 import { accounts, invites, memberships, tenants, type InviteDeliveryStatus, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, passwordPeppers, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
+import { authorityQuery, type Authorize } from "../../http/authenticate";
+import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, notFound } from "../../http/errors";
 import type { Page, SortDirection } from "../../http/pagination";
 import { newId } from "../../lib/ids";
@@ -194,68 +196,59 @@ export interface NewInvite {
   locale?: Locale | undefined;
 }
 
-export async function createInvite(env: Env, caller: Caller, input: NewInvite): Promise<CreatedInviteView> {
-  assertMayAssign(caller.role, input.role);
+/**
+ * One D1 call: the INSERT itself requires the caller's authority — an active Owner or Admin membership
+ * of the token's tenant, an Owner for an Admin invite — so a demotion committed before it stops it,
+ * however recently the caller's role was read anywhere else. It also requires that no other invite
+ * for a bound email is pending (a rule no unique index can express: it moves with the clock).
+ * Only a refused insert reads more (`settle`: the caller's authority, which throws 401/403/404) to say why.
+ */
+export async function createInvite(env: Env, claims: VerifiedAccessToken, input: NewInvite, settle: () => Promise<Caller>): Promise<CreatedInviteView> {
   const ring = await inviteKeyring(env);
-  const token = generateInviteToken();
-  const now = Date.now();
-  const id = newId();
-  const mailJobId = input.email !== undefined && input.notify !== false ? newId() : null;
-  const tokenHash = await sha256Hex(token);
-  const row: InviteRow = {
-    id,
-    tenantId: caller.tenantId,
-    tokenHash,
-    tokenCiphertext: await encryptToken(ring, token, { inviteId: id, tenantId: caller.tenantId }),
-    targetRole: input.role,
-    email: input.email ?? null,
-    createdBy: caller.userId,
-    expiresAt: now + input.validityDays * DAY_MS,
-    usedAt: null,
-    usedBy: null,
-    revokedAt: null,
-    createdAt: now,
-    updatedAt: now,
-    locale: input.locale ?? DEFAULT_LOCALE,
-    deliveryStatus: "NotRequested",
-    deliveryAttempts: 0,
-    deliveryLastAttemptAt: null,
-    deliverySentAt: null,
-    deliveryError: null,
-    lastMailRequestedAt: null,
-    lastMailJobId: null,
-    ...(mailJobId ? queuedDelivery(mailJobId, now) : {}),
-  };
-  const event = eventStatements(
-    env.DB,
-    {
-      tenantId: caller.tenantId,
-      type: "invite.created",
-      actor: userActor(caller.userId),
-      data: { inviteId: id, targetRole: row.targetRole, email: row.email, expiresAt: iso(row.expiresAt) },
-      occurredAt: now,
-    },
-    { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ?)", params: [id] },
-  );
-  if (row.email === null) {
-    await env.DB.batch([asStatement(env.DB, database(env.DB).insert(invites).values(row)), ...event.statements]);
-  } else {
-    // "At most one pending invite per email" depends on the clock, which no unique index can
-    // express: the insert itself checks, so two concurrent creates cannot both succeed. Its mail job
-    // is in the same batch and only inserted if the invite was (src/outbox/mail-jobs.ts).
-    // RETURNING, not meta.changes: D1's change count includes the rows the invite-count trigger touches.
-    const insertInvite = asStatement(env.DB, sql`
-      INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
-                           expires_at, used_at, used_by, revoked_at, created_at, updated_at, locale,
-                           delivery_status, last_mail_requested_at, last_mail_job_id)
-      SELECT ${row.id}, ${row.tenantId}, ${row.tokenHash}, ${row.tokenCiphertext}, ${row.targetRole}, ${row.email},
-             ${row.createdBy}, ${row.expiresAt}, NULL, NULL, NULL, ${row.createdAt}, ${row.updatedAt}, ${row.locale},
-             ${row.deliveryStatus}, ${row.lastMailRequestedAt}, ${row.lastMailJobId}
-      WHERE NOT EXISTS (
-        SELECT 1 FROM invites WHERE tenant_id = ${row.tenantId} AND email = ${row.email}
-          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ${now})
-      RETURNING id`);
-    const job = mailJobId
+  for (let attempt = 1; ; attempt++) {
+    const token = generateInviteToken();
+    const now = Date.now();
+    const id = newId();
+    const mailJobId = input.email !== undefined && input.notify !== false ? newId() : null;
+    const tokenHash = await sha256Hex(token);
+    const row: InviteRow = {
+      id,
+      tenantId: claims.tenantId,
+      tokenHash,
+      tokenCiphertext: await encryptToken(ring, token, { inviteId: id, tenantId: claims.tenantId }),
+      targetRole: input.role,
+      email: input.email ?? null,
+      createdBy: claims.userId,
+      expiresAt: now + input.validityDays * DAY_MS,
+      usedAt: null,
+      usedBy: null,
+      revokedAt: null,
+      createdAt: now,
+      updatedAt: now,
+      locale: input.locale ?? DEFAULT_LOCALE,
+      deliveryStatus: "NotRequested",
+      deliveryAttempts: 0,
+      deliveryLastAttemptAt: null,
+      deliverySentAt: null,
+      deliveryError: null,
+      lastMailRequestedAt: null,
+      lastMailJobId: null,
+      ...(mailJobId ? queuedDelivery(mailJobId, now) : {}),
+    };
+    const event = eventStatements(
+      env.DB,
+      {
+        tenantId: claims.tenantId,
+        type: "invite.created",
+        actor: userActor(claims.userId),
+        data: { inviteId: id, targetRole: row.targetRole, email: row.email, expiresAt: iso(row.expiresAt) },
+        occurredAt: now,
+      },
+      { sql: "EXISTS (SELECT 1 FROM invites WHERE id = ?)", params: [id] },
+    );
+    // The mail job is only inserted if the invite was (src/outbox/mail-jobs.ts); the inviter's email
+    // is read inside that statement, so the whole create stays one D1 call.
+    const job = mailJobId && row.email !== null
       ? inviteMailJobInsert({
           id: mailJobId,
           kind: "invite",
@@ -263,17 +256,41 @@ export async function createInvite(env: Env, caller: Caller, input: NewInvite): 
           version: tokenHash,
           recipient: row.email,
           locale: row.locale as Locale,
-          payload: { inviterEmail: caller.email },
+          payloadSql: sql`json_object('inviterEmail', (SELECT email FROM accounts WHERE id = ${row.createdBy}))`,
           now,
         })
       : null;
-    const [inserted] = await env.DB.batch([insertInvite, ...event.statements, ...(job ? [asStatement(env.DB, job)] : [])]);
-    if (inserted?.results.length !== 1) {
-      throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
+    // RETURNING, not meta.changes: D1's change count includes the rows the invite-count trigger touches.
+    // The event and mail-job statements are conditional on the invite row, so a refused insert writes nothing.
+    const [inserted] = await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO invites (id, tenant_id, token_hash, token_ciphertext, target_role, email, created_by,
+                              expires_at, used_at, used_by, revoked_at, created_at, updated_at, locale,
+                              delivery_status, last_mail_requested_at, last_mail_job_id)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?9, ?10, ?11, ?12, ?13
+         WHERE EXISTS (
+           SELECT 1 FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+           WHERE m.account_id = ?7 AND m.tenant_id = ?2 AND m.status = 'Active'
+             AND m.role IN ('Owner', 'Admin') AND (?5 <> 'Admin' OR m.role = 'Owner'))
+         AND (?6 IS NULL OR NOT EXISTS (
+           SELECT 1 FROM invites WHERE tenant_id = ?2 AND email = ?6 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?9))
+         RETURNING id`,
+      ).bind(row.id, row.tenantId, row.tokenHash, row.tokenCiphertext, row.targetRole, row.email, row.createdBy, row.expiresAt, now,
+        row.locale, row.deliveryStatus, row.lastMailRequestedAt, row.lastMailJobId),
+      ...event.statements,
+      ...(job ? [asStatement(env.DB, job)] : []),
+    ]);
+    if (inserted?.results.length === 1) {
+      if (mailJobId) await handOver(env, [mailJobId]);
+      // Inserted, so the caller may grant this role (the statement required it): the token is theirs to see.
+      return { ...(await toInviteView(env, row, "Owner", now)), token };
     }
-    if (mailJobId) await handOver(env, [mailJobId]);
+    const caller = await settle();
+    assertMayAssign(caller.role, input.role);
+    if (row.email !== null) throw conflict("INVITE_PENDING_FOR_EMAIL", "A pending invite already exists for this email");
+    // The authority was missing when the insert ran and holds now (granted meanwhile): try once more.
+    if (attempt === 2) throw conflict("CONFLICT", "Your role changed while the invite was being created; retry");
   }
-  return { ...(await toInviteView(env, row, caller.role, now)), token };
 }
 
 export interface InviteListQuery {
@@ -284,9 +301,13 @@ export interface InviteListQuery {
   status?: InviteStatus | undefined;
 }
 
-export async function listInvites(env: Env, caller: Pick<Caller, "tenantId" | "role">, query: InviteListQuery): Promise<Page<InviteView>> {
-  const { tenantId } = caller;
+/**
+ * One D1 call: the caller's authority and the page in one batch, scoped by the verified token's tenant;
+ * nothing is decrypted or returned unless `authorize` accepts the authority row.
+ */
+export async function listInvites(env: Env, claims: VerifiedAccessToken, query: InviteListQuery, authorize: Authorize): Promise<Page<InviteView>> {
   const db = database(env.DB);
+  const tenantId = claims.tenantId;
   const now = Date.now();
   const where = and(eq(invites.tenantId, tenantId), query.status ? statusCondition(query.status, now) : undefined);
   const sortColumn = {
@@ -307,7 +328,8 @@ export async function listInvites(env: Env, caller: Pick<Caller, "tenantId" | "r
     .orderBy(...ordering)
     .limit(query.perPage)
     .offset((query.page - 1) * query.perPage);
-  const [[counted], rows] = await db.batch([
+  const [[authority], [counted], rows] = await db.batch([
+    authorityQuery(db, claims),
     // Unfiltered: the trigger-kept tenants.invite_count (no scan). Filtered by status, which moves with
     // the clock: a COUNT, which for Pending/Expired reads only open invites (invites_tenant_open_idx).
     query.status
@@ -315,6 +337,7 @@ export async function listInvites(env: Env, caller: Pick<Caller, "tenantId" | "r
       : db.select({ total: tenants.inviteCount }).from(tenants).where(eq(tenants.id, tenantId)),
     db.select().from(invites).where(inArray(invites.id, pageIds)).orderBy(...ordering),
   ]);
+  const caller = authorize(authority);
   return {
     total: counted?.total ?? 0,
     items: await Promise.all(rows.map((row) => toInviteView(env, row, caller.role, now))),

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
-import { anyMember, authenticate, ownerOrAdmin } from "../../http/authenticate";
+import { anyMember, authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
@@ -96,7 +96,7 @@ const listUsersRoute = createRoute({
   tags: ["Users"],
   summary: "List the tenant's users",
   security: bearerSecurity,
-  middleware: [...ownerOrAdmin] as const,
+  middleware: [ownerOrAdminDeferred] as const,
   request: { query: UserListQuery },
   responses: {
     200: jsonContent(UserPageSchema, "A page of users; `total` counts every match"),
@@ -175,14 +175,19 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
   })
   .openapi(listUsersRoute, async (c) => {
     const query = c.req.valid("query");
-    const page = await listUsers(c.env, c.get("caller").tenantId, {
-      page: query.Pg,
-      perPage: query.Qt,
-      sortField: resolveSortField(query.CpOrd, USER_SORT_FIELDS),
-      direction: query.TpOrd,
-      status: query.Status,
-      role: query.Role,
-    });
+    const page = await listUsers(
+      c.env,
+      deferred(c).claims,
+      {
+        page: query.Pg,
+        perPage: query.Qt,
+        sortField: resolveSortField(query.CpOrd, USER_SORT_FIELDS),
+        direction: query.TpOrd,
+        status: query.Status,
+        role: query.Role,
+      },
+      (row) => authorize(c, row),
+    );
     return c.json(page, 200);
   })
   .openapi(getUserRoute, async (c) => c.json(await getUser(c.env, c.get("caller").tenantId, c.req.valid("param").id), 200))

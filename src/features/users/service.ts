@@ -5,6 +5,8 @@ import { eventStatements, eventsStatements, type NewEvent } from "../../events/r
 import { memberships, tenants, type MembershipRow, type Role, type UserStatus } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
+import { authorityQuery, type Authorize } from "../../http/authenticate";
+import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
 import type { Page, SortDirection } from "../../http/pagination";
 import { UUID_PATTERN } from "../../lib/ids";
@@ -100,8 +102,11 @@ export function userListStatements(env: Env, tenantId: string, query: UserListQu
   ] as const;
 }
 
-export async function listUsers(env: Env, tenantId: string, query: UserListQuery): Promise<Page<UserView>> {
-  const [[counted], rows] = await database(env.DB).batch(userListStatements(env, tenantId, query));
+/** One D1 call: the caller's authority and the page (of the token's tenant) in one batch. */
+export async function listUsers(env: Env, claims: VerifiedAccessToken, query: UserListQuery, authorize: Authorize): Promise<Page<UserView>> {
+  const db = database(env.DB);
+  const [[authority], [counted], rows] = await db.batch([authorityQuery(db, claims), ...userListStatements(env, claims.tenantId, query)]);
+  authorize(authority);
   return { total: counted?.total ?? 0, items: rows.map(toUserView) };
 }
 

@@ -43,11 +43,12 @@ export function signalGroup(child, signal) {
 }
 
 /** One JSON request with a client IP (CF-Connecting-IP, which wrangler dev passes through). */
-export async function jsonRequest(base, method, path, { token, body, headers = {}, ip } = {}) {
+export async function jsonRequest(base, method, path, { token, body, headers = {}, ip, timeoutMs } = {}) {
   const sent = { "CF-Connecting-IP": ip, ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
-  const response = await fetch(`${base}${path}`, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
+  const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  const response = await fetch(`${base}${path}`, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), signal });
   const text = await response.text();
   let json;
   try {

@@ -65,6 +65,20 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     expect(refreshed.status).toBe(200);
     expect((await send("POST", "/api/v1/auth/refresh", { body: { refreshToken: login.body.refreshToken } })).status).toBe(401);
     expect((await send("POST", "/api/v1/auth/logout", { body: { refreshToken: refreshed.body.refreshToken } })).status).toBe(204);
+    // Memberships: a second tenant invites the first Owner's account, which accepts, switches and lists its tenants.
+    const hostEmail = uniqueEmail("plans-host");
+    expect((await send("POST", "/api/v1/tenants", { body: { name: unique("plans-host"), adminEmail: hostEmail, adminPassword: PASSWORD } })).status).toBe(201);
+    const host = (await send("POST", "/api/v1/auth/login", { body: { email: hostEmail, password: PASSWORD } })).body.accessToken as string;
+    const join = await send("POST", "/api/v1/invites", { token: host, body: { role: "Developer" } });
+    expect(join.status).toBe(201);
+    const accepted = await send("POST", `/api/v1/invites/${join.body.token}/accept`, { token });
+    expect(accepted.status).toBe(201);
+    const switched = await send("POST", "/api/v1/auth/switch-tenant", { token, body: { tenantId: join.body.tenantId } });
+    expect(switched.status).toBe(200);
+    expect((await send("GET", "/api/v1/users/me/tenants", { token })).status).toBe(200);
+    expect((await send("GET", `/api/v1/tenants/${signup.body.tenantId}`, { token })).status).toBe(200);
+    expect((await send("DELETE", "/api/v1/users/me", { token: switched.body.accessToken })).status).toBe(204);
+    expect((await send("DELETE", `/api/v1/users/${registered.body.id}`, { token })).status).toBe(204);
     await purgeExpired(captured, Date.now());
 
     const distinct = [...new Map(statements.map((statement) => [statement.sql, statement])).values()];

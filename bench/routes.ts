@@ -159,6 +159,8 @@ async function replayLimiterCall(db: D1Database, policy: string, windowMs: numbe
 export interface StatementCost {
   /** the statement's first words, to tell them apart in a report */
   sql: string;
+  /** which D1 call (round trip) of the request ran it, from 1 */
+  call?: number;
   rowsRead: number;
   rowsWritten: number;
   durationMs: number;
@@ -168,22 +170,30 @@ export interface RequestCost {
   statements: StatementCost[];
   /** round trips to D1: each run/all/first/raw and each batch (however many statements it holds) is one */
   d1Calls: number;
+  /**
+   * of those, calls the response does not wait for: the webhook outbox hand-off (src/http/outbox-dispatch.ts)
+   * runs in waitUntil after a request that wrote an event
+   */
+  d1CallsAfterResponse?: number;
   durableObjectRequests: number;
 }
 
 export const BENCH_COST_HEADER = "X-Bench-Cost";
 
+/** The webhook outbox hand-off (src/outbox/webhooks.ts dispatchPending), run in waitUntil after the response. */
+export const AFTER_RESPONSE_SQL = /^UPDATE webhook_deliveries SET enqueued_at/;
+
 export function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   const unwrapped = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<D1PreparedStatement, string>();
-  const record = (sql: string, meta: D1Meta) =>
-    cost.statements.push({ sql, rowsRead: meta.rows_read ?? 0, rowsWritten: meta.rows_written ?? 0, durationMs: meta.duration ?? 0 });
+  const record = (sql: string, meta: D1Meta, call: number) =>
+    cost.statements.push({ sql, call, rowsRead: meta.rows_read ?? 0, rowsWritten: meta.rows_written ?? 0, durationMs: meta.duration ?? 0 });
   const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
     const sql = query.replace(/\s+/g, " ").trim().slice(0, 72);
     const all = async <T>() => {
-      cost.d1Calls += 1;
+      const call = ++cost.d1Calls;
       const result = await statement.all<T>();
-      record(sql, result.meta);
+      record(sql, result.meta, call);
       return result;
     };
     // first() and raw() do not expose meta: run them as all() and reshape, as drizzle itself does for batches.
@@ -191,9 +201,9 @@ export function meteredD1(db: D1Database, cost: RequestCost): D1Database {
       bind: (...values: unknown[]) => wrap(statement.bind(...values), query),
       all,
       run: async <T>() => {
-        cost.d1Calls += 1;
+        const call = ++cost.d1Calls;
         const result = await statement.run<T>();
-        record(sql, result.meta);
+        record(sql, result.meta, call);
         return result;
       },
       first: async (column?: string) => {
@@ -214,9 +224,9 @@ export function meteredD1(db: D1Database, cost: RequestCost): D1Database {
   const batch =
     (target: Pick<D1Database, "batch">) =>
     async <T>(statements: D1PreparedStatement[]) => {
-      cost.d1Calls += 1;
+      const call = ++cost.d1Calls;
       const results = await target.batch<T>(statements.map((statement) => unwrapped.get(statement) ?? statement));
-      results.forEach((result, i) => record(sqlOf.get(statements[i] as D1PreparedStatement) ?? "?", result.meta));
+      results.forEach((result, i) => record(sqlOf.get(statements[i] as D1PreparedStatement) ?? "?", result.meta, call));
       return results;
     };
   // Sessions (read replicas, see http/d1-sessions.ts) run the same statements: meter them too.

@@ -85,7 +85,8 @@ async function probeCost(base, method, path, options) {
     status: response.status,
     statements: cost.statements,
     d1Statements: cost.statements.length,
-    d1Calls: cost.d1Calls,
+    d1Calls: cost.d1Calls - (cost.d1CallsAfterResponse ?? 0),
+    d1CallsAfterResponse: cost.d1CallsAfterResponse ?? 0,
     d1RowsRead: sum(cost.statements, "rowsRead"),
     d1RowsWritten: sum(cost.statements, "rowsWritten"),
     d1Ms: sum(cost.statements, "durationMs"),
@@ -407,7 +408,7 @@ async function main() {
     operation("preview", costs.preview, cpu("preview")),
     operation("register", costs.register, cpu("register")),
   ].filter(Boolean);
-  const calls = Object.fromEntries(Object.entries(costs).filter(([, cost]) => cost).map(([key, cost]) => [key, { d1Calls: cost.d1Calls, doCalls: cost.doRequests, statements: cost.d1Statements }]));
+  const calls = Object.fromEntries(Object.entries(costs).filter(([, cost]) => cost).map(([key, cost]) => [key, { d1Calls: cost.d1Calls, d1CallsAfterResponse: cost.d1CallsAfterResponse, doCalls: cost.doRequests, statements: cost.d1Statements }]));
   for (const op of operations) op.dollars = dollarsPerMillion({ ...op, cpuMs: op.cpuMs ?? 0, doActiveMs: 1 });
 
   const results = {

@@ -42,7 +42,7 @@ export function goals(r) {
         key: `calls-${key}`,
         label: `one round trip: ${label}, D1 calls · DO calls`,
         value: c ? Math.max(c.d1Calls, c.doCalls) : null,
-        display: c ? `${c.d1Calls} · ${c.doCalls}` : "n/a",
+        display: c ? `${c.d1Calls} · ${c.doCalls}${c.d1CallsAfterResponse ? ` (+${c.d1CallsAfterResponse} D1 after the response)` : ""}` : "n/a",
         goal: 1,
         goalText: "≤ 1 · ≤ 1",
         atLeast: false,
@@ -204,7 +204,8 @@ export async function writeReport(r) {
     "## Round trips per request",
     "",
     "Counted by bench/worker.ts on one probed request per route (`X-Bench-Cost: 1`): a D1 call is one `run`/`all`/`first`/`raw` or one `batch` " +
-      "(however many statements it holds) — one network round trip to the database in production; a DO call is one RPC to a Durable Object (the rate limiter).",
+      "(however many statements it holds) — one network round trip to the database in production; a DO call is one RPC to a Durable Object (the rate limiter). " +
+      "*After the response*: the webhook outbox hand-off (src/http/outbox-dispatch.ts) that a write which recorded an event runs in `waitUntil` — a D1 call the client does not wait for.",
     "",
     "| route | D1 calls | D1 statements | DO calls | |",
     "|---|---:|---:|---:|---|",
@@ -213,7 +214,7 @@ export async function writeReport(r) {
       .map(([key, label]) => {
         const c = r.calls[key];
         const hot = HOT_ROUTES.some(([k]) => k === key);
-        return `| ${label} | ${c.d1Calls} | ${c.statements} | ${c.doCalls} | ${hot ? mark(c.d1Calls <= 1 && c.doCalls <= 1) : "(not a hot route)"} |`;
+        return `| ${label} | ${c.d1Calls}${c.d1CallsAfterResponse ? ` (+${c.d1CallsAfterResponse} after the response)` : ""} | ${c.statements} | ${c.doCalls} | ${hot ? mark(c.d1Calls <= 1 && c.doCalls <= 1) : "(not a hot route)"} |`;
       }),
     "",
     ...profileSection(r),

@@ -130,7 +130,8 @@ describe("bench-only routes", () => {
       const response = await callInBenchMode(method, path, headers, body);
       expect(response.status, `${method} ${path}`).toBeLessThan(300);
       const cost = JSON.parse(response.headers.get(BENCH_COST_HEADER) ?? "null") as RequestCost;
-      expect(cost.d1Calls, `${method} ${path}: ${JSON.stringify(cost.statements.map((s) => s.sql))}`).toBe(1);
+      // The webhook outbox hand-off after a write that recorded an event runs in waitUntil: not waited for.
+      expect(cost.d1Calls - (cost.d1CallsAfterResponse ?? 0), `${method} ${path}: ${JSON.stringify(cost.statements.map((s) => [s.call, s.sql]))}`).toBe(1);
       expect(cost.durableObjectRequests, `${method} ${path}`).toBeLessThanOrEqual(1);
     }
   });

@@ -90,7 +90,7 @@ function leverSection(r) {
 
 function profileSection(r) {
   const p = r.profiles;
-  if (!p) return [...leverSection(r), "## CPU profile", "", "Not measured in this run: `npm run bench -- --profile` adds it.", ""];
+  if (!p) return [...leverSection(r), "## CPU profile", "", r.profileError ? `The profile failed in this run: ${r.profileError}` : "Not measured in this run: `npm run bench -- --profile` adds it.", ""];
   const keys = Object.keys(p);
   const floorMs = isolateMs(p.floor);
   const perRequest = (key, label) => (p[key].byModule.find(([l]) => l === label)?.[1] ?? 0) / Math.max(1, p[key].requests);

@@ -30,7 +30,16 @@ describe("authority freshness: writes check authority inside the write", () => {
       }),
     ).rejects.toBe(refusal);
     expect(explained).toBe(1);
+    // The same for a mailed invite: no invite, no event, no mail job.
+    const email = `fresh-write-${crypto.randomUUID()}@example.test`;
+    await expect(
+      createInviteRow(env as unknown as Env, { userId: admin.userId, tenantId: owner.tenantId, jti: "test" }, { validityDays: 7, role: "Viewer", email }, async () => {
+        throw refusal;
+      }),
+    ).rejects.toBe(refusal);
     expect(await invitesBy(owner.tenantId, admin.userId)).toEqual([]);
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM mail_outbox WHERE recipient = ?").bind(email).first<{ n: number }>())?.n).toBe(0);
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM events WHERE tenant_id = ? AND actor_id = ?").bind(owner.tenantId, admin.userId).first<{ n: number }>())?.n).toBe(0);
   });
 
   it("a demoted Admin's next write fails at once, with the token minted while it was Admin", async () => {
@@ -55,6 +64,33 @@ describe("authority freshness: writes check authority inside the write", () => {
     const after = await Promise.all(Array.from({ length: 5 }, () => call("POST", "/api/v1/invites", { token: admin.token, body: {} })));
     for (const result of after) expectError(result, 403, "FORBIDDEN");
     expect((await invitesBy(owner.tenantId, admin.userId)).length).toBe(created.length);
+  });
+
+  it("email-bound creates racing the demotion: every 201 has its invite, its event and its mail job (inviter's email read in the batch); a refused one wrote none", async () => {
+    const owner = await newTenant("fresh-mail");
+    const admin = await newMember(owner, "Admin");
+    const creates = Array.from({ length: 12 }, (_, i) =>
+      call("POST", "/api/v1/invites", { token: admin.token, body: { role: "Viewer", email: `fresh-mail-${i}-${crypto.randomUUID()}@example.test` } }),
+    );
+    const demotion = demote(owner, admin.userId);
+    const results = await Promise.all(creates);
+    expect((await demotion).status).toBe(200);
+    for (const result of results) expect([201, 403], result.text).toContain(result.status);
+    const created = results.filter((r) => r.status === 201).map((r) => r.body.id as string).sort();
+    expect((await invitesBy(owner.tenantId, admin.userId)).sort()).toEqual(created);
+    const { results: jobs } = await env.DB.prepare(
+      "SELECT subject_id AS subjectId, payload FROM mail_outbox WHERE kind = 'invite' AND subject_id IN (SELECT id FROM invites WHERE tenant_id = ?)",
+    )
+      .bind(owner.tenantId)
+      .all<{ subjectId: string; payload: string }>();
+    const ownInvites = new Set(await invitesBy(owner.tenantId, admin.userId));
+    const adminJobs = jobs.filter((job) => ownInvites.has(job.subjectId));
+    expect(adminJobs.map((job) => job.subjectId).sort()).toEqual(created);
+    for (const job of adminJobs) expect(JSON.parse(job.payload)).toEqual({ inviterEmail: admin.email });
+    const { results: events } = await env.DB.prepare("SELECT json_extract(data, '$.inviteId') AS inviteId FROM events WHERE tenant_id = ? AND type = 'invite.created' AND actor_id = ?")
+      .bind(owner.tenantId, admin.userId)
+      .all<{ inviteId: string }>();
+    expect(events.map((event) => event.inviteId).sort()).toEqual(created);
   });
 
   it("a refused create gives back its slot of the tenant's invite-create budget", async () => {

@@ -99,7 +99,7 @@ async function measureBundle() {
   const build = await buildBundle([], { outdir: `${WORK}/dist` });
   return {
     asConfigured: { rawBytes: build.rawBytes, gzipBytes: build.gzipBytes, wranglerReport: build.wranglerReport },
-    problems: bundleProblems(build),
+    problems: await bundleProblems(build),
     contributors: contributors(build.meta),
   };
 }

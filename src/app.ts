@@ -23,7 +23,7 @@ import { passwordResetRoutes } from "./features/password-reset/routes";
 import { tenantRoutes } from "./features/tenants/routes";
 import { userRoutes } from "./features/users/routes";
 import { eventRoutes } from "./features/events/routes";
-import { receiverWebhook, webhookRoutes } from "./features/webhooks/routes";
+import { webhookRoutes } from "./features/webhooks/routes";
 import { devMailRoutes } from "./pages/dev-mail";
 import { pageRoutes } from "./pages/routes";
 
@@ -118,7 +118,6 @@ export function createApp(extraRoutes?: Hono<AppEnv>) {
   app.route("/", devMailRoutes);
   if (extraRoutes) app.route("/", extraRoutes);
 
-  app.openAPIRegistry.registerWebhook(receiverWebhook);
   registerApiDocs(app);
   return routes;
 }

@@ -7,6 +7,8 @@ import type { MailJobMessage } from "./outbox/mail-jobs";
 /** Bindings, vars and secrets declared in wrangler.toml / .dev.vars / `wrangler secret put`. */
 export interface Env {
   DB: D1Database;
+  /** static assets (`[assets]`): public/openapi.json, read by GET /openapi.json (src/http/api-docs.ts) */
+  ASSETS: Fetcher;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** producer of the `edge-invites-webhooks` Queue (consumer: src/outbox/webhooks.ts) */
   WEBHOOK_QUEUE: Queue<WebhookMessage>;

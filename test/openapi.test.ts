@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { DOCS_PATH, OPENAPI_PATH } from "../src/http/api-docs";
+import { buildOpenApiDocument } from "../src/openapi-document";
 import { NON_API_PATH } from "./guarantees/surface";
 import { BASE, call } from "./helpers";
 
@@ -51,6 +52,17 @@ beforeAll(async () => {
 });
 
 describe("OpenAPI document", () => {
+  // The Worker serves public/openapi.json (a static asset) instead of generating the document at run time.
+  it("public/openapi.json is exactly the document the route definitions generate (`npm run openapi` rewrites it)", async () => {
+    await expect(`${JSON.stringify(buildOpenApiDocument(app), null, 2)}\n`).toMatchFileSnapshot("../public/openapi.json");
+  });
+
+  it("is served as the route definitions generate it, with this deployment's origin as its only server", () => {
+    const { servers, ...served } = document;
+    expect(served).toEqual(buildOpenApiDocument(app));
+    expect(servers).toEqual([{ url: BASE, description: "This deployment" }]);
+  });
+
   it("is structurally an OpenAPI 3.1.0 document", () => {
     expect(document.openapi).toBe("3.1.0");
     expect(document.info).toMatchObject({ title: expect.any(String), version: expect.any(String), description: expect.any(String) });

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ACTOR_TYPES, INVITE_ROLES, ROLES } from "../db/schema";
 
 /**

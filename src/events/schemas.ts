@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ACTOR_TYPES } from "../db/schema";
 import { EVENT_DATA, EVENT_TYPES, type EventType } from "./catalogue";
 

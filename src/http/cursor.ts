@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { UUID_PATTERN } from "../lib/ids";
 import { decodeBase64Url, encodeBase64Url, utf8Bytes } from "../security/encoding";
 import { ApiError, validationError } from "./errors";

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { EMAIL_MAX_LENGTH, normalizeEmail } from "../lib/email";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../security/passwords";
 

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { reasonPhrase } from "./errors";
 
 export const ErrorEnvelopeSchema = z

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ApiError } from "./errors";
 
 const integerParam = (name: string, min: number, max: number, fallback: number) =>

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ROLES, USER_STATUSES } from "../db/schema";
 
 /** Response shapes shared by several features. */

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { ZodError } from "zod";
+import type { ZodError } from "../lib/zod";
 import { ApiError, validationError, type FieldErrors } from "./errors";
 
 export function fieldErrors(error: ZodError): FieldErrors {

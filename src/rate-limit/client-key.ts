@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../lib/zod";
 import { expandIPv6 } from "hono/utils/ipaddr";
 import { toHex, timingSafeEqual, utf8Bytes } from "../security/encoding";
 

@@ -6,7 +6,7 @@
 //   npm run test:e2e -- --report out.json # also writes {numPassedTests, numFailedTests, success}
 import { execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -202,6 +202,21 @@ async function main() {
   });
   await check("unknown route → 404 NOT_FOUND envelope", async () => {
     expectEnvelope(await request("GET", "/no-such-route"), 404, "NOT_FOUND");
+  });
+  // The bundled Worker (wrangler.toml's stand-ins in place) serves the document generated at build time.
+  await check("GET /openapi.json → public/openapi.json as committed, with this server as its origin", async () => {
+    const response = await request("GET", `${base}/openapi.json`);
+    expectStatus(response, 200, "openapi.json");
+    const { servers, ...served } = response.json;
+    const committed = JSON.parse(readFileSync(join(root, "public", "openapi.json"), "utf8"));
+    assert(JSON.stringify(served) === JSON.stringify(committed), "the served document differs from public/openapi.json");
+    assert(servers?.length === 1 && servers[0].url === base, `servers ${JSON.stringify(servers)}`);
+    assert(response.headers.get("x-request-id") && response.headers.get("x-content-type-options") === "nosniff", "the Worker's headers are missing: was the asset served without the Worker?");
+  });
+  await check("an invalid body → 400 VALIDATION_ERROR naming the field, from the bundled zod", async () => {
+    const response = await request("POST", "/invites", { token: state.token, body: { validityDays: 31, role: "Viewer" } });
+    expectEnvelope(response, 400, "VALIDATION_ERROR");
+    assert(response.json.details.fields?.validityDays?.[0] === "validityDays must be between 1 and 30", `body ${response.text}`);
   });
   // Webhooks over real HTTP: the Worker's Queue consumer POSTs to a Node receiver on this machine.
   const failFirstRotation = new Set();

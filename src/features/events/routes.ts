@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../../lib/zod";
 import type { AppEnv } from "../../http/app-env";
 import { ownerOrAdmin } from "../../http/authenticate";
 import { cursorPageSchema, cursorQuerySchema, cursorRequest } from "../../http/cursor";

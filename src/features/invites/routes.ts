@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../../lib/zod";
 import type { MiddlewareHandler } from "hono";
 import { INVITE_DELIVERY_STATUSES, INVITE_ROLES } from "../../db/schema";
 import { LOCALES } from "../../lib/locale";

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../../lib/zod";
 import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
 import { anyMember, authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred } from "../../http/authenticate";

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../../lib/zod";
 import type { AppEnv } from "../../http/app-env";
 import { authenticate, requireRole } from "../../http/authenticate";
 import { cursorPageSchema, cursorQuerySchema, cursorRequest } from "../../http/cursor";
@@ -6,7 +7,6 @@ import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../htt
 import { IsoTimestampSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { EVENT_TYPES } from "../../events/catalogue";
-import { WebhookPayloadSchema } from "../../events/schemas";
 import {
   createWebhook,
   deleteWebhook,
@@ -193,24 +193,3 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     const { id, deliveryId } = c.req.valid("param");
     return c.json(await redeliver(c.env, c.get("caller").tenantId, id, deliveryId), 202);
   });
-
-/** What receivers get (OpenAPI 3.1 `webhooks`): one POST per event and subscribed endpoint. Registered by src/app.ts. */
-export const receiverWebhook = {
-  method: "post",
-  path: "event",
-  tags: ["Webhooks"],
-  summary: "An event, POSTed to every enabled endpoint subscribed to its type",
-  description: "Standard Webhooks; see README, \"What a receiver gets\".",
-  request: {
-    headers: z.object({
-      "webhook-id": z.uuid().openapi({ description: "The event id" }),
-      "webhook-timestamp": z.string().openapi({ description: "Unix seconds" }),
-      "webhook-signature": z.string().openapi({ description: "v1,<base64 HMAC-SHA256>, space-separated" }),
-    }),
-    body: { required: true, content: { "application/json": { schema: WebhookPayloadSchema } } },
-  },
-  responses: {
-    200: { description: "Any 2xx acknowledges" },
-    410: { description: "Gone: the endpoint is disabled at once" },
-  },
-} satisfies Parameters<OpenAPIHono["openAPIRegistry"]["registerWebhook"]>[0];

@@ -14,7 +14,8 @@ const run = promisify(execFile);
 export const GZIP_BUDGET_BYTES = 120 * 1024;
 
 /**
- * Specifiers wrangler.toml's `[alias]` swaps for stand-ins (src/lib/zod-bundle/README.md), each with the one
+ * Specifiers wrangler.toml's `[alias]` swaps for stand-ins (src/lib/zod-bundle/README.md,
+ * src/lib/drizzle-bundle/README.md), each with the one
  * package allowed to import it: a stand-in is only right for the importer it was written for.
  */
 export const ALIASES = {
@@ -28,6 +29,8 @@ export const ALIASES = {
   "../core/json-schema-processors.js": "zod",
   "./json-schema-processors.js": "zod",
   "./json-schema-generator.js": "zod",
+  "../pg-core/columns/enum.js": "drizzle-orm",
+  "./pg-core/primary-keys.js": "drizzle-orm",
 };
 
 /** Modules only tests and the build-time OpenAPI document use: never part of the deployed Worker. */

@@ -15,7 +15,9 @@ import { inviteRows } from "./lib/seed.mjs";
 import { killAllDevServers, ROOT, startDevServer, WORK, wrangler } from "./lib/wrangler.mjs";
 
 const QUICK = process.argv.includes("--quick");
-const PROFILE = process.argv.includes("--profile");
+// `--profile-only`: a small seed, the cost probes and the profile, printed (no load runs, no report): for iterating on a lever.
+const PROFILE_ONLY = process.argv.includes("--profile-only");
+const PROFILE = PROFILE_ONLY || process.argv.includes("--profile");
 const SETTINGS = {
   connections: 8,
   warmupSec: QUICK ? 1 : 2,
@@ -27,8 +29,8 @@ const SETTINGS = {
   scaleWarmupSec: 1,
   scaleDurationSec: QUICK ? 1 : 3,
   smallInvites: 1_000,
-  largeInvites: QUICK ? 10_000 : 100_000,
-  registerPool: QUICK ? 1_500 : 6_000,
+  largeInvites: PROFILE_ONLY ? 1_000 : QUICK ? 10_000 : 100_000,
+  registerPool: PROFILE_ONLY ? 1_000 : QUICK ? 1_500 : 6_000,
   pageSize: 20,
   profileSec: QUICK ? 2 : 4,
   // One request at a time: the sampled time is then each request's own, not its share of a queue.
@@ -235,7 +237,7 @@ async function main() {
   ].filter(Boolean);
 
   const slices = Object.fromEntries(routes.map((route) => [route.key, []]));
-  for (let round = 1; round <= SETTINGS.rounds; round++) {
+  for (let round = 1; round <= (PROFILE_ONLY ? 0 : SETTINGS.rounds); round++) {
     for (const route of routes) {
       say(`load, round ${round}/${SETTINGS.rounds}: ${route.label}`);
       slices[route.key].push(await measure({ ...load, ...route, warmupSec: round === 1 ? SETTINGS.warmupSec : 0 }));
@@ -287,7 +289,7 @@ async function main() {
   ];
   // Interleaved rounds again: 1k and 100k alternate, so the machine's noise cannot favour one size.
   const scaleSlices = Object.fromEntries(scaleCases.map((item) => [item.key, []]));
-  for (let round = 1; round <= SETTINGS.rounds; round++) {
+  for (let round = 1; round <= (PROFILE_ONLY ? 0 : SETTINGS.rounds); round++) {
     for (const item of scaleCases) {
       say(`scale, round ${round}/${SETTINGS.rounds}: ${item.tenant} ${item.label}`);
       const path = `/api/v1/invites?${item.query}`;
@@ -373,6 +375,7 @@ async function main() {
         activeMs: run.activeMs,
         totalMs: run.totalMs,
         byModule: [...run.byModule.entries()].sort((a, b) => b[1] - a[1]),
+        byFunction: [...run.byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, 40),
       };
     }
     inspector.close();
@@ -390,6 +393,19 @@ async function main() {
   );
   const limiterRows = expectStatus(await api(base, "GET", "/__bench/limiter-rows?inWindow=5"), 200, "limiter rows");
   await server.stop();
+  if (PROFILE_ONLY) {
+    await writeFile(`${WORK}/profile-only.json`, JSON.stringify({ costs, profiles, profileError, levers, loadAverage: os.loadavg() }, null, 2));
+    const floorMs = profiles?.floor ? profiles.floor.activeMs / profiles.floor.requests : NaN;
+    for (const [key, p] of Object.entries(profiles ?? {})) {
+      const perRequest = p.activeMs / p.requests;
+      say(`${key.padEnd(10)} ${perRequest.toFixed(3)} ms/req (${(perRequest / floorMs).toFixed(2)}× floor), ${p.requests} requests`);
+    }
+    for (const [key, cost] of Object.entries(costs)) {
+      if (cost) say(`${key.padEnd(10)} D1 calls ${cost.d1Calls} (+${cost.d1CallsAfterResponse} after) · DO ${cost.doRequests} · rows read ${cost.d1RowsRead} written ${cost.d1RowsWritten}`);
+    }
+    say(`details in bench/.work/profile-only.json; profile error: ${profileError ?? "none"}`);
+    return;
+  }
 
   say("bundle and startup");
   const bundle = await measureBundle();

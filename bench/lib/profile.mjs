@@ -109,6 +109,8 @@ export async function profileDuring(inspector, work, { samplingIntervalUs = 200 
     nodeLabel.set(node.id, callerModule ? `${callerModule} (native calls)` : `(native) ${name || "(anonymous)"}`);
   }
   const byModule = new Map();
+  const byFunction = new Map();
+  const nodeById = new Map(profile.nodes.map((node) => [node.id, node]));
   let totalUs = 0;
   let idleUs = 0;
   // timeDeltas[i] is the time since the previous sample: charge it to sample i's function (self time).
@@ -118,9 +120,14 @@ export async function profileDuring(inspector, work, { samplingIntervalUs = 200 
     totalUs += us;
     if (label.startsWith(LOCAL_ONLY)) byModule.set(LOCAL_ONLY, (byModule.get(LOCAL_ONLY) ?? 0) + us / 1000);
     if (label === "(idle)" || label === "(root)" || label.startsWith(LOCAL_ONLY)) idleUs += us;
-    else byModule.set(label, (byModule.get(label) ?? 0) + us / 1000);
+    else {
+      byModule.set(label, (byModule.get(label) ?? 0) + us / 1000);
+      const frame = nodeById.get(nodeId)?.callFrame;
+      const fn = `${label} ${frame?.functionName || "(anonymous)"}:${frame?.lineNumber ?? "?"}`;
+      byFunction.set(fn, (byFunction.get(fn) ?? 0) + us / 1000);
+    }
   });
   await inspector.send("Profiler.disable");
   // activeMs leaves out idle time and LOCAL_ONLY samples (shown in byModule, but not the Worker's own work).
-  return { result, totalMs: totalUs / 1000, idleMs: idleUs / 1000, activeMs: (totalUs - idleUs) / 1000, byModule };
+  return { result, totalMs: totalUs / 1000, idleMs: idleUs / 1000, activeMs: (totalUs - idleUs) / 1000, byModule, byFunction };
 }

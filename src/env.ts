@@ -198,8 +198,21 @@ function mailConfig(env: Env): MailConfig {
 }
 
 const configCache = new WeakMap<Env, Config>();
+/** A per-request copy of the Worker's env (withBindings) → that env, whose parsed configuration it shares. */
+const derivedFrom = new WeakMap<Env, Env>();
+
+/**
+ * `env` with some bindings replaced for one request (e.g. D1 bound to the request's session). The copy
+ * shares `env`'s parsed configuration, so a request does not parse every var again.
+ */
+export function withBindings(env: Env, overrides: Partial<Env>): Env {
+  const derived = { ...env, ...overrides };
+  derivedFrom.set(derived, derivedFrom.get(env) ?? env);
+  return derived;
+}
 
 export function loadConfig(env: Env): Config {
+  env = derivedFrom.get(env) ?? env;
   let config = configCache.get(env);
   if (!config) {
     config = {

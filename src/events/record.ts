@@ -38,7 +38,11 @@ export const FAN_OUT_SQL = `INSERT INTO webhook_deliveries (id, tenant_id, endpo
   SELECT ${DELIVERY_ID_SQL}, ev.tenant_id, e.id, ev.id, 1, 0, 'Pending', ev.occurred_at, ev.occurred_at
   FROM events ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id
   WHERE ev.id = ? AND e.enabled = 1
-    AND (e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE json_each.value = ev.type))`;
+    AND (e.event_types IS NULL OR EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE json_each.value = ev.type))
+  RETURNING id`;
+
+/** The fan-out statements made by eventStatements: a batch result says whether one wrote outbox rows. */
+const fanOuts = new WeakSet<D1PreparedStatement>();
 
 /**
  * The statements that record `event` and its webhook deliveries. Every service appends them to the
@@ -58,13 +62,14 @@ export function eventStatements<T extends EventType>(db: D1Database, event: NewE
     )
     .bind(...values, ...(guard?.params ?? []));
   const fanOut = db.prepare(FAN_OUT_SQL).bind(id);
-  markOutboxWritten(db);
+  fanOuts.add(fanOut);
   return { id, occurredAt, statements: [insert, fanOut] };
 }
 
 /**
- * Which D1 handles have had events appended this request: the HTTP layer hands the outbox to the Queue
- * after responding only when something may have been written (src/http/outbox-dispatch.ts).
+ * Which D1 handles have written webhook outbox rows this request: the HTTP layer hands the outbox to the
+ * Queue after responding only then (src/http/outbox-dispatch.ts), so a change in a tenant with no
+ * endpoint subscribed to its event costs no D1 call after the response.
  */
 const written = new WeakSet<D1Database>();
 export function markOutboxWritten(db: D1Database) {
@@ -72,6 +77,25 @@ export function markOutboxWritten(db: D1Database) {
 }
 export function outboxMayHaveRows(db: D1Database): boolean {
   return written.has(db);
+}
+
+/**
+ * `db` with its batches watched: a batch in which one of eventStatements' fan-out statements inserted a
+ * delivery row marks the returned handle (markOutboxWritten). Fan-out statements only run in batches.
+ */
+export function watchingFanOut(db: D1Database): D1Database {
+  const watched: D1Database = {
+    prepare: (query) => db.prepare(query),
+    batch: async <T>(statements: D1PreparedStatement[]) => {
+      const results = await db.batch<T>(statements);
+      if (statements.some((statement, i) => fanOuts.has(statement) && (results[i]?.results.length ?? 0) > 0)) markOutboxWritten(watched);
+      return results;
+    },
+    exec: (query) => db.exec(query),
+    withSession: (constraintOrBookmark) => db.withSession(constraintOrBookmark),
+    dump: () => db.dump(),
+  };
+  return watched;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from "hono";
+import { withBindings } from "../env";
 import type { AppEnv } from "./app-env";
 
 export const BOOKMARK_HEADER = "X-D1-Bookmark";
@@ -46,7 +47,7 @@ export const d1Sessions: MiddlewareHandler<AppEnv> = async (c, next) => {
   const binding = c.env.DB;
   const constraint = SAFE_METHODS.has(c.req.method) ? (bookmark ?? (offered ? "first-primary" : "first-unconstrained")) : "first-primary";
   const session = binding.withSession(constraint);
-  c.env = { ...c.env, DB: bindToSession(binding, session) };
+  c.env = withBindings(c.env, { DB: bindToSession(binding, session) });
   await next();
   const returned = session.getBookmark() ?? bookmark;
   if (returned) c.header(BOOKMARK_HEADER, returned);

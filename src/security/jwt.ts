@@ -110,8 +110,41 @@ export interface VerifiedAccessToken {
   jti: string;
 }
 
-/** Throws on any defect; callers map every failure to 401 without saying which check failed. */
-export async function verifyAccessToken(ring: KeyRing, token: string, settings: AccessTokenSettings): Promise<VerifiedAccessToken> {
+interface Verified {
+  claims: VerifiedAccessToken;
+  /** seconds: the token stops verifying at this instant (its exp, or iat + the maximum age if sooner) */
+  validUntil: number;
+}
+
+/** Tokens this isolate has verified, per key ring (a new ring — rotated keys — starts empty). */
+const verifiedTokens = new WeakMap<KeyRing, Map<string, Verified>>();
+const VERIFIED_TOKENS_KEPT = 1024;
+
+/**
+ * Throws on any defect; callers map every failure to 401 without saying which check failed.
+ * A client sends the same access token on every request for up to 15 minutes: the Ed25519 signature
+ * and the claims are checked on its first request in this isolate, and the result is kept (for that
+ * exact token string, key ring, issuer and audience) until the token expires. Only time can change
+ * the outcome for the same bytes, and the expiry is checked on every use; authority is still read
+ * from D1 on every request.
+ */
+export async function verifyAccessToken(ring: KeyRing, token: string, settings: AccessTokenSettings, nowMs = Date.now()): Promise<VerifiedAccessToken> {
+  let verified = verifiedTokens.get(ring);
+  if (!verified) verifiedTokens.set(ring, (verified = new Map()));
+  const cacheKey = `${settings.issuer}\u0000${settings.audience}\u0000${token}`;
+  const hit = verified.get(cacheKey);
+  if (hit) {
+    if (Math.floor(nowMs / 1000) < hit.validUntil) return hit.claims;
+    verified.delete(cacheKey);
+  }
+  const { claims, validUntil } = await verifyWithJose(ring, token, settings);
+  // Oldest first out: Map keeps insertion order.
+  if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value as string);
+  verified.set(cacheKey, { claims, validUntil });
+  return claims;
+}
+
+async function verifyWithJose(ring: KeyRing, token: string, settings: AccessTokenSettings): Promise<Verified> {
   const { payload } = await jwtVerify(
     token,
     (header) => {
@@ -131,5 +164,6 @@ export async function verifyAccessToken(ring: KeyRing, token: string, settings: 
   if (typeof payload.sub !== "string" || typeof payload.tenant_id !== "string" || typeof payload.jti !== "string") {
     throw new Error("malformed claims");
   }
-  return { userId: payload.sub, tenantId: payload.tenant_id, jti: payload.jti };
+  const validUntil = Math.min(payload.exp as number, (payload.iat as number) + ACCESS_TOKEN_TTL_SECONDS);
+  return { claims: { userId: payload.sub, tenantId: payload.tenant_id, jti: payload.jti }, validUntil };
 }

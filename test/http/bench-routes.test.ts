@@ -4,6 +4,7 @@ import { BENCH_COST_HEADER, type RequestCost } from "../../bench/routes";
 import benchWorker from "../../bench/worker";
 import type { Env } from "../../src/env";
 import { BASE, call, createInvite, expectError, newTenant, randomIp } from "../helpers";
+import { createWebhook } from "../webhook-helpers";
 
 /** The worker as `npm run bench` runs it (bench/worker.ts: the production app plus the bench routes). */
 async function callInBenchMode(method: string, path: string, headers: Record<string, string> = {}, body?: string) {
@@ -130,9 +131,24 @@ describe("bench-only routes", () => {
       const response = await callInBenchMode(method, path, headers, body);
       expect(response.status, `${method} ${path}`).toBeLessThan(300);
       const cost = JSON.parse(response.headers.get(BENCH_COST_HEADER) ?? "null") as RequestCost;
-      // The webhook outbox hand-off after a write that recorded an event runs in waitUntil: not waited for.
-      expect(cost.d1Calls - (cost.d1CallsAfterResponse ?? 0), `${method} ${path}: ${JSON.stringify(cost.statements.map((s) => [s.call, s.sql]))}`).toBe(1);
+      // No webhook endpoint in this tenant: no outbox rows, so no hand-off after the response either.
+      expect(cost.d1Calls, `${method} ${path}: ${JSON.stringify(cost.statements.map((s) => [s.call, s.sql]))}`).toBe(1);
+      expect(cost.d1CallsAfterResponse, `${method} ${path}`).toBe(0);
       expect(cost.durableObjectRequests, `${method} ${path}`).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("a write hands the webhook outbox to the Queue after the response only when an endpoint is subscribed to its event", async () => {
+    const owner = await newTenant("bench-outbox");
+    const create = async () => {
+      const response = await callInBenchMode("POST", "/api/v1/invites", { Authorization: `Bearer ${owner.token}`, [BENCH_COST_HEADER]: "1", "Content-Type": "application/json" }, "{}");
+      expect(response.status).toBe(201);
+      return JSON.parse(response.headers.get(BENCH_COST_HEADER) ?? "null") as RequestCost;
+    };
+    expect(await create()).toMatchObject({ d1Calls: 1, d1CallsAfterResponse: 0 });
+    await createWebhook(owner, { events: ["member.added"] });
+    expect(await create()).toMatchObject({ d1Calls: 1, d1CallsAfterResponse: 0 });
+    await createWebhook(owner, { events: ["invite.created"] });
+    expect(await create()).toMatchObject({ d1Calls: 2, d1CallsAfterResponse: 1 });
   });
 });

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:test";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { exportJWK, generateKeyPair, importJWK, SignJWT, UnsecuredJWT, type JWK, type JWTPayload } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { loadKeyRing, verifyAccessToken } from "../../src/security/jwt";
 import { call, expectError, newMember, newTenant, type Session } from "../helpers";
 
 /** Every attack is tried against this authenticated route; the control below proves the forge works. */
@@ -155,5 +156,39 @@ describe("JWT attack set: every forged or defective token is 401 UNAUTHORIZED", 
       bodies.add((await protectedCall(token)).text);
     }
     expect(bodies.size).toBe(1);
+  });
+});
+
+describe("verified tokens kept per isolate (one signature check per token): time and keys still decide", () => {
+  it("a token accepted on an earlier request is refused once it expires, and once it is older than an access token lives", async () => {
+    const shortLived = await forge(claimsFor(victim, { iat: now(), exp: now() + 60 }));
+    const longExp = await forge(claimsFor(victim, { iat: now(), exp: now() + 3600 }));
+    expect((await protectedCall(shortLived)).status).toBe(200);
+    expect((await protectedCall(longExp)).status).toBe(200);
+    const start = Date.now();
+    try {
+      vi.setSystemTime(start + 59_000);
+      expect((await protectedCall(shortLived)).status).toBe(200);
+      vi.setSystemTime(start + 61_000);
+      expectError(await protectedCall(shortLived), 401, "UNAUTHORIZED");
+      expect((await protectedCall(longExp)).status).toBe(200);
+      vi.setSystemTime(start + 901_000);
+      expectError(await protectedCall(longExp), 401, "UNAUTHORIZED");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a token accepted under one key ring is refused by a ring that no longer holds its key", async () => {
+    const token = victim.token;
+    const settings = { issuer: env.JWT_ISSUER!, audience: env.JWT_AUDIENCE! };
+    const current = await loadKeyRing(env.JWT_PRIVATE_KEY!);
+    await expect(verifyAccessToken(current, token, settings)).resolves.toMatchObject({ userId: victim.userId });
+    // The key rotated out: JWT_PRIVATE_KEY is another key and the old one is not among the previous keys.
+    const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+    const rotated = await loadKeyRing(JSON.stringify({ ...(await exportJWK(privateKey)), kid: "rotated" }));
+    await expect(verifyAccessToken(rotated, token, settings)).rejects.toThrow();
+    // Another audience is another check, even for the token just accepted.
+    await expect(verifyAccessToken(current, token, { ...settings, audience: "someone-else" })).rejects.toThrow();
   });
 });

@@ -4,7 +4,7 @@ import { loadConfig } from "../env";
 import { previewInvite, type InvitePreview } from "../features/invites/lifecycle";
 import { acceptInvite, redeemInvite } from "../features/invites/service";
 import { checkCredentials } from "../features/auth/service";
-import { reserveLoginAttempt } from "../rate-limit/login";
+import { countLoginAttempt } from "../rate-limit/login";
 import type { Caller } from "../http/app-env";
 import type { AppEnv } from "../http/app-env";
 import { ApiError } from "../http/errors";
@@ -95,10 +95,9 @@ function readCredentials(locale: Locale, form: string, body: Record<string, unkn
  * every wrong answer), then the accept's, as `POST /auth/login` followed by `POST /invites/{token}/accept`.
  */
 async function acceptWithPassword(c: Context<AppEnv>, token: string, credentials: Credentials) {
-  const attempt = await reserveLoginAttempt(c, credentials.email);
   const checked = await checkCredentials(c.env, credentials.email, credentials.password);
+  await countLoginAttempt(c, credentials.email, checked !== null);
   if (!checked) throw new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect");
-  await attempt.succeeded();
   const { account, memberships } = checked;
   const home = memberships[0]!;
   const caller: Caller = { userId: account.id, email: account.email, tenantId: home.tenantId, role: home.role, status: "Active", tenantExists: true };

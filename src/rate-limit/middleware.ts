@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { loadConfig } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { ApiError } from "../http/errors";
-import type { LimitRule, RateLimitDecision, TakenEntry, TakeResult } from "./rate-limiter";
+import { recordedEntries, type LimitRule, type RateLimitDecision, type TakenEntry, type TakeResult } from "./rate-limiter";
 import { resolveClient as resolveClientFromRequest, type ResolvedClient } from "./client-key";
 
 export interface RateLimitPolicy {
@@ -16,6 +16,8 @@ export interface RateLimitPolicy {
    * are pruned together, so buckets no caller returns to do not pile up.
    */
   bucket?: string;
+  /** false: the window must have room, but this request is not counted in it */
+  record?: false;
 }
 
 export const HOUR_MS = 60 * 60 * 1000;
@@ -41,6 +43,7 @@ const ruleOf = (policy: RateLimitPolicy): LimitRule => ({
   limit: policy.limit,
   windowMs: policy.windowMs,
   ...(policy.bucket === undefined ? {} : { family: policy.name }),
+  ...(policy.record === false ? { record: false } : {}),
 });
 
 function limiterFor(c: Context<AppEnv>, key: string) {
@@ -73,8 +76,7 @@ export async function giveBack(c: Context<AppEnv>, key: string, entries: TakenEn
   }
 }
 
-export const entriesOf = (policies: RateLimitPolicy[], result: TakeResult): TakenEntry[] =>
-  result.allowed ? policies.map((policy, i) => ({ policy: ruleOf(policy).policy, at: result.decisions[i]!.recordedAt! })) : [];
+export const entriesOf = (policies: RateLimitPolicy[], result: TakeResult): TakenEntry[] => recordedEntries(policies.map(ruleOf), result);
 
 export function rateLimitHeaders(policy: RateLimitPolicy, decision: RateLimitDecision): Record<string, string> {
   const headers: Record<string, string> = {
@@ -109,21 +111,31 @@ export function refusal(policies: RateLimitPolicy[], result: TakeResult): ApiErr
 }
 
 /**
- * Spends one slot of every budget, key by key in order (one object call per key), refusing with 429
- * at the first full one and giving back what earlier keys recorded. Counting before the work it
- * limits is what keeps a limit exact under concurrency: a check-then-record sequence lets a burst
- * of simultaneous requests all pass the check. The order matters: a request refused by an earlier
- * key never reaches (or holds a slot of) a later one.
+ * Spends one slot of every budget, key by key in order, in ONE Durable Object call: the last key's
+ * object asks the earlier keys' objects itself (RateLimiter.takeAll), so a request with a proxy
+ * ceiling, a client and an email budget still waits on a single call. Refuses with 429 at the first
+ * full budget; the earlier keys' slots are then given back and later keys are never asked. Counting
+ * before the work it limits is what keeps a limit exact under concurrency: a check-then-record
+ * sequence lets a burst of simultaneous requests all pass the check.
  */
 export async function spend(c: Context<AppEnv>, budgets: KeyBudget[]): Promise<Spent> {
   const spent: Spent = { policies: [], entries: [] };
-  for (const { key, policies } of budgets) {
-    const result = await take(c, key, policies);
-    if (!result.allowed) {
-      await giveBackAll(c, spent);
-      throw refusal(policies, result);
-    }
-    policies.forEach((policy, i) => spent.policies.push([policy, result.decisions[i]!]));
+  const last = budgets[budgets.length - 1];
+  if (!last) return spent;
+  let results: TakeResult[];
+  try {
+    const limiter = limiterFor(c, last.key);
+    results =
+      budgets.length === 1
+        ? [await limiter.take(last.policies.map(ruleOf))]
+        : await limiter.takeAll(budgets.map(({ key, policies }) => ({ key, rules: policies.map(ruleOf) })));
+  } catch (cause) {
+    throw unavailable(budgets.flatMap(({ policies }) => policies.map((p) => p.name)).join(","), cause);
+  }
+  for (const [i, result] of results.entries()) {
+    const { key, policies } = budgets[i]!;
+    if (!result.allowed) throw refusal(policies, result);
+    policies.forEach((policy, j) => spent.policies.push([policy, result.decisions[j]!]));
     spent.entries.push({ key, entries: entriesOf(policies, result) });
   }
   return spent;

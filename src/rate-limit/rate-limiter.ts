@@ -26,6 +26,14 @@ export interface LimitRule {
    * every window of the family is pruned, so those no caller comes back to do not pile up.
    */
   family?: string;
+  /** false: the window must have room, but this call records nothing in it (a success checking the failure windows) */
+  record?: boolean;
+}
+
+/** The rules one key's object takes in a chained call (takeAll). */
+export interface KeyRules {
+  key: string;
+  rules: LimitRule[];
 }
 
 /** An entry take() recorded, so a later call can give it back. */
@@ -160,13 +168,43 @@ export class RateLimiter extends DurableObject<Env> {
     const allowed = counted.every((row, i) => row.count < rules[i]!.limit);
     if (allowed) {
       for (const rule of rules) {
+        if (rule.record === false) continue;
         this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", rule.policy, now);
         this.rememberWindow(rule.policy, rule.windowMs);
         this.scheduleAlarm(now + rule.windowMs);
       }
       for (const entry of giveBack) this.release(entry.policy, entry.at);
     }
-    return { allowed, decisions: rules.map((rule, i) => decision(rule, counted[i]!, allowed, now)) };
+    return { allowed, decisions: rules.map((rule, i) => decision(rule, counted[i]!, allowed && rule.record !== false, now)) };
+  }
+
+  /**
+   * Several keys' rules in ONE call from the Worker (this object is the last key's): the earlier keys'
+   * objects are asked first, in order, object to object, then this one. All or nothing, as a
+   * sequence of take() calls would be: a key that refuses stops the chain (later keys are not asked)
+   * and the earlier keys' entries are given back. Returns one result per key asked.
+   */
+  async takeAll(chain: KeyRules[]): Promise<TakeResult[]> {
+    const results: TakeResult[] = [];
+    const taken: Array<{ key: string; entries: TakenEntry[] }> = [];
+    const giveBackTaken = () =>
+      Promise.all(taken.map(({ key, entries }) => this.objectFor(key).take([], entries))).catch(() => undefined);
+    for (const [i, { key, rules }] of chain.entries()) {
+      const own = i === chain.length - 1;
+      const result = own ? this.take(rules) : await this.objectFor(key).take(rules);
+      results.push(result);
+      if (!result.allowed) {
+        await giveBackTaken();
+        break;
+      }
+      taken.push({ key, entries: recordedEntries(rules, result) });
+    }
+    return results;
+  }
+
+  private objectFor(key: string) {
+    const namespace = this.env.RATE_LIMITER;
+    return namespace.get(namespace.idFromName(key));
   }
 
   /** Prunes `policy`'s expired entries and counts the rest: after pruning the index range holds at most `limit` rows, so this never scans more than it keeps. */
@@ -177,6 +215,10 @@ export class RateLimiter extends DurableObject<Env> {
       .one();
   }
 }
+
+/** The entries a successful take() recorded (check-only rules record none). */
+export const recordedEntries = (rules: LimitRule[], result: TakeResult): TakenEntry[] =>
+  result.allowed ? rules.flatMap((rule, i) => (rule.record === false ? [] : [{ policy: rule.policy, at: result.decisions[i]!.recordedAt! }])) : [];
 
 /** `row` is the window before this call; `recorded` says whether this call added an entry to it. */
 function decision(rule: LimitRule, row: { count: number; oldest: number | null }, recorded: boolean, now: number): RateLimitDecision {

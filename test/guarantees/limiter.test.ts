@@ -125,7 +125,7 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     expect(created!.n).toBe(SIGNUP_LIMIT);
   });
 
-  it(`login: ${BURST} concurrent wrong passwords from one IP → exactly ${LOGIN_FAILURE_LIMIT} passwords checked (401), the rest 429`, async () => {
+  it(`login: ${BURST} concurrent wrong passwords from one IP → exactly ${LOGIN_FAILURE_LIMIT} answered (401), the rest 429`, async () => {
     const owner = await newTenant("limiter");
     const ip = randomIp();
     const responses = await Promise.all(
@@ -135,7 +135,7 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     expectRefused(responses, "login-failures", LOGIN_FAILURE_LIMIT);
   });
 
-  it(`login: ${BURST} concurrent wrong passwords for one email from ${BURST} addresses of one /24 → exactly ${LOGIN_FAILURE_LIMIT} checked`, async () => {
+  it(`login: ${BURST} concurrent wrong passwords for one email from ${BURST} addresses of one /24 → exactly ${LOGIN_FAILURE_LIMIT} answered`, async () => {
     const owner = await newTenant("limiter");
     const net = randomIp().split(".").slice(0, 3).join(".");
     const responses = await Promise.all(
@@ -149,13 +149,13 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     const owner = await newTenant("limiter");
     const attackers = Array.from({ length: BURST }, () => randomIp());
     const guesses = await Promise.all(attackers.map((ip, i) => login(owner.email, `guess ${i}`, ip)));
-    // below the per-email ceiling every guess is checked once, and each network has 9 left
+    // below the per-email ceiling every guess is answered once, and each network has 9 left
     expect(tally(guesses)).toEqual({ "401 INVALID_CREDENTIALS": BURST });
     const ownerLogin = await login(owner.email, PASSWORD, randomIp());
     expect(ownerLogin.status, ownerLogin.text).toBe(200);
   });
 
-  it(`login: the per-email ceiling is exact too — ${BURST} concurrent guesses from ${BURST} networks at a ceiling of 12 → exactly 12 checked`, async () => {
+  it(`login: the per-email ceiling is exact too — ${BURST} concurrent guesses from ${BURST} networks at a ceiling of 12 → exactly 12 answered`, async () => {
     const owner = await newTenant("limiter");
     const vars = { LOGIN_FAILURES_PER_HOUR_PER_EMAIL: "12" };
     const responses = await Promise.all(
@@ -183,7 +183,7 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     const responses = await Promise.all(
       Array.from({ length: BURST }, (_, i) => call("POST", "/api/v1/auth/login", { ip, vars, body: { email: accounts[i % 10]!.email, password: PASSWORD } })),
     );
-    // at most LOGIN_FAILURES_PER_5_MIN attempts from one IP are checked at once; of those, 5 may succeed
+    // at most LOGIN_FAILURES_PER_5_MIN attempts from one IP are answered at once; of those, 5 may succeed
     expect(served(responses), JSON.stringify(tally(responses))).toHaveLength(5);
     expect(tally(responses)).toEqual({ "200": 5, "429 RATE_LIMITED": BURST - 5 });
   });
@@ -226,7 +226,7 @@ describe(`guarantee: a burst of ${BURST} concurrent requests is cut at exactly t
     expect((await call("POST", "/api/v1/invites", { vars, token: (await newTenant("limiter")).token, body: {} })).status).toBe(201);
   });
 
-  it("login: a successful login takes back the slot it reserved — only failures count", async () => {
+  it("login: a successful login is not counted as a failure — only failures count", async () => {
     const owner = await newTenant("limiter");
     const ip = randomIp();
     for (let i = 0; i < LOGIN_FAILURE_LIMIT - 1; i++) {

@@ -105,6 +105,34 @@ describe("RateLimiter.take: several policies of one key in one call", () => {
     expect(await stub.peek("failures", 2, HOUR)).toMatchObject({ remaining: 2 });
   });
 
+  it("a check-only rule needs room but records nothing (a right password checking the failure windows)", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    expect((await stub.take([rule("failures", 1)])).allowed).toBe(true);
+    const checked = await stub.take([{ ...rule("failures", 2), record: false }, rule("successes", 5)]);
+    expect(checked.allowed).toBe(true);
+    expect(checked.decisions.map((d) => d.recordedAt === null)).toEqual([true, false]);
+    expect(await stub.peek("failures", 2, HOUR)).toMatchObject({ remaining: 1 });
+    // full: refused, and the success is not recorded either
+    expect((await stub.take([{ ...rule("failures", 1), record: false }, rule("successes", 5)])).allowed).toBe(false);
+    expect(await stub.peek("successes", 5, HOUR)).toMatchObject({ remaining: 4 });
+  });
+
+  it("takeAll: one call takes several keys' rules in order, object to object; a refusing key gives back the earlier keys' slots", async () => {
+    const [first, second, last] = ["a", "b", "c"].map((k) => `unit-chain-${k}:${crypto.randomUUID()}`) as [string, string, string];
+    const chain = (limitOfSecond: number) => [
+      { key: first, rules: [rule("p", 10)] },
+      { key: second, rules: [rule("p", limitOfSecond)] },
+      { key: last, rules: [rule("p", 10)] },
+    ];
+    const admitted = await stubFor(last).takeAll(chain(10));
+    expect(admitted.map((r) => r.allowed)).toEqual([true, true, true]);
+    for (const key of [first, second, last]) expect(await stubFor(key).peek("p", 10, HOUR)).toMatchObject({ remaining: 9 });
+    // the second key is full at a limit of 1: the first key's new slot is given back, the last is never asked
+    const refused = await stubFor(last).takeAll(chain(1));
+    expect(refused.map((r) => r.allowed)).toEqual([true, false]);
+    for (const key of [first, second, last]) expect(await stubFor(key).peek("p", 10, HOUR)).toMatchObject({ remaining: 9 });
+  });
+
   it("exact under concurrency across policies: 30 simultaneous calls over two policies, the tighter one admits 7", async () => {
     const stub = stubFor(`unit:${crypto.randomUUID()}`);
     const results = await Promise.all(Array.from({ length: 30 }, () => stub.take([rule("wide", 10), rule("tight", 7)])));

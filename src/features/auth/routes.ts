@@ -8,7 +8,7 @@ import { authenticate } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { loadConfig } from "../../env";
-import { reserveLoginAttempt } from "../../rate-limit/login";
+import { countLoginAttempt } from "../../rate-limit/login";
 import { HOUR_MS, limit, type RateLimitPolicy } from "../../rate-limit/middleware";
 import { checkCredentials, endSession, publicSigningKeys, refreshSession, signIn, switchTenant } from "./service";
 
@@ -154,11 +154,12 @@ const invalidCredentials = (headers: Record<string, string>) =>
 
 export const authRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).openapi(loginRoute, async (c) => {
   const { email, password, tenantId } = c.req.valid("json");
-  const attempt = await reserveLoginAttempt(c, email);
   const credentials = await checkCredentials(c.env, email, password);
-  if (!credentials) throw invalidCredentials(attempt.failureHeaders);
+  // One limiter call, after the check: nothing about the password is answered unless it is admitted.
+  const headers = await countLoginAttempt(c, email, credentials !== null);
+  if (!credentials) throw invalidCredentials(headers);
   // A right password counts as a success even when the asked tenant is refused (403 NOT_A_MEMBER).
-  await attempt.succeeded();
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
   return c.json(await signIn(c.env, credentials, tenantId), 200);
 })
   .openapi(switchTenantRoute, async (c) => c.json(await switchTenant(c.env, c.get("caller").userId, c.req.valid("json").tenantId), 200))

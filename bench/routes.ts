@@ -13,6 +13,7 @@ import { loadKeyRing } from "../src/security/jwt";
 import { hashPassword } from "../src/security/passwords";
 import { decodeBase64 } from "../src/security/encoding";
 import { loadTokenKeyring } from "../src/security/tokens";
+import { resolveClient, spend } from "../src/rate-limit/middleware";
 
 /** console.log as it was before the profile silenced it (null while it is not silenced). */
 let loudConsoleLog: typeof console.log | null = null;
@@ -45,6 +46,13 @@ export const benchRoutes = new Hono<AppEnv>()
   .all("/__bench/pbkdf2", async (c) => {
     const hash = await hashPassword(BENCH_PASSWORD, await passwordPeppers(c.env));
     return c.json({ ok: true, length: hash.length });
+  })
+  // The floor plus one rate-limiter call (a 1-second window, so the object's log stays tiny): what one
+  // Durable Object RPC costs the Worker's isolate here, for reading the profile of routes that make one.
+  .all("/__bench/limiter-call", async (c) => {
+    const client = await resolveClient(c);
+    await spend(c, [{ key: `bench-probe:${client.key}`, policies: [{ name: "bench-probe", limit: 1_000_000_000, windowMs: 1000 }] }]);
+    return c.json({ ok: true });
   })
   // The profile's slices run quiet: locally console.log blocks on wrangler dev's log pipe, which no
   // deployed Worker does, and would bury the Worker's own CPU. The timed runs keep logging.

@@ -10,7 +10,7 @@ import { buildBundle, bundleProblems, contributors } from "../scripts/lib/bundle
 import { clientIps, measure } from "./lib/load.mjs";
 import { connectInspector, profileDuring } from "./lib/profile.mjs";
 import { dollarsPerMillion } from "./lib/prices.mjs";
-import { writeReport } from "./lib/report.mjs";
+import { hashMs, writeReport } from "./lib/report.mjs";
 import { inviteRows } from "./lib/seed.mjs";
 import { killAllDevServers, ROOT, startDevServer, WORK, wrangler } from "./lib/wrangler.mjs";
 
@@ -349,6 +349,12 @@ async function main() {
       byKey.preview,
       { key: "getInvite", label: "GET /invites/{id}", path: `/api/v1/invites/${someInviteId}`, headers: auth(tenants.small) },
       { key: "usersList", label: "GET /users", path: "/api/v1/users", headers: auth(tenants.small) },
+      {
+        key: "limiterCall",
+        label: "floor + one limiter call: /__bench/limiter-call",
+        path: "/__bench/limiter-call",
+        next: () => ({ headers: { "cf-connecting-ip": previewIps[previewCursor++ % previewIps.length] } }),
+      },
       byKey.pbkdf2,
       byKey.register,
       {
@@ -398,7 +404,8 @@ async function main() {
     const floorMs = profiles?.floor ? profiles.floor.activeMs / profiles.floor.requests : NaN;
     for (const [key, p] of Object.entries(profiles ?? {})) {
       const perRequest = p.activeMs / p.requests;
-      say(`${key.padEnd(10)} ${perRequest.toFixed(3)} ms/req (${(perRequest / floorMs).toFixed(2)}× floor), ${p.requests} requests`);
+      const hash = hashMs(p);
+      say(`${key.padEnd(11)} ${perRequest.toFixed(3)} ms/req (${(perRequest / floorMs).toFixed(2)}× floor)${hash ? `, ${(perRequest - hash).toFixed(2)} beyond its hash` : ""}, ${p.requests} requests`);
     }
     for (const [key, cost] of Object.entries(costs)) {
       if (cost) say(`${key.padEnd(10)} D1 calls ${cost.d1Calls} (+${cost.d1CallsAfterResponse} after) · DO ${cost.doRequests} · rows read ${cost.d1RowsRead} written ${cost.d1RowsWritten}`);

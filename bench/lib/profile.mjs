@@ -55,6 +55,13 @@ function moduleMap(source) {
 /** Samples of code that runs in this isolate only under wrangler dev (the Durable Object, miniflare's wrappers). */
 export const LOCAL_ONLY = "(local only: Durable Object and emulation)";
 
+/**
+ * Samples under the Worker's `queue()` handler (the mail and webhook consumers, which locally run in the
+ * same isolate right after the request that enqueued them): in production a separate invocation, billed
+ * as its own request, not the enqueuing request's CPU.
+ */
+export const QUEUE_CONSUMER = "(queue consumer: a separate invocation)";
+
 /** A module path as a row label: a package name for dependencies, the file for our own code. */
 export function moduleGroup(path) {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
@@ -91,7 +98,24 @@ export async function profileDuring(inspector, work, { samplingIntervalUs = 200 
   const parentOf = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
   const nodeLabel = new Map();
+  const underQueue = new Map();
+  const isUnderQueue = async (node) => {
+    if (underQueue.has(node.id)) return underQueue.get(node.id);
+    const frame = node.callFrame;
+    let result = false;
+    if (frame.functionName === "queue" && (await scriptModule(frame)) === "src/index.ts") result = true;
+    else {
+      const parent = parentOf.get(node.id);
+      result = parent ? await isUnderQueue(parent) : false;
+    }
+    underQueue.set(node.id, result);
+    return result;
+  };
   for (const node of profile.nodes) {
+    if (await isUnderQueue(node)) {
+      nodeLabel.set(node.id, QUEUE_CONSUMER);
+      continue;
+    }
     const name = node.callFrame.functionName;
     if (["(idle)", "(program)", "(garbage collector)", "(root)"].includes(name)) {
       nodeLabel.set(node.id, name);
@@ -119,7 +143,8 @@ export async function profileDuring(inspector, work, { samplingIntervalUs = 200 
     const label = nodeLabel.get(nodeId) ?? "(unknown)";
     totalUs += us;
     if (label.startsWith(LOCAL_ONLY)) byModule.set(LOCAL_ONLY, (byModule.get(LOCAL_ONLY) ?? 0) + us / 1000);
-    if (label === "(idle)" || label === "(root)" || label.startsWith(LOCAL_ONLY)) idleUs += us;
+    if (label === QUEUE_CONSUMER) byModule.set(QUEUE_CONSUMER, (byModule.get(QUEUE_CONSUMER) ?? 0) + us / 1000);
+    if (label === "(idle)" || label === "(root)" || label.startsWith(LOCAL_ONLY) || label === QUEUE_CONSUMER) idleUs += us;
     else {
       byModule.set(label, (byModule.get(label) ?? 0) + us / 1000);
       const frame = nodeById.get(nodeId)?.callFrame;
@@ -128,6 +153,6 @@ export async function profileDuring(inspector, work, { samplingIntervalUs = 200 
     }
   });
   await inspector.send("Profiler.disable");
-  // activeMs leaves out idle time and LOCAL_ONLY samples (shown in byModule, but not the Worker's own work).
+  // activeMs leaves out idle time, LOCAL_ONLY and QUEUE_CONSUMER samples (shown in byModule, but not this request's own work).
   return { result, totalMs: totalUs / 1000, idleMs: idleUs / 1000, activeMs: (totalUs - idleUs) / 1000, byModule, byFunction };
 }

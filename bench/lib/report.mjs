@@ -25,6 +25,10 @@ const OTHER_ROUTES = [
 /** Profiled in-isolate time per request (bench/lib/profile.mjs: idle and local-only samples left out). */
 export const isolateMs = (profile) => (profile ? profile.activeMs / Math.max(1, profile.requests) : null);
 
+/** ms per request sampled in the password hash (src/security/passwords.ts and the WebCrypto it calls). */
+export const hashMs = (profile) =>
+  profile.byModule.filter(([label]) => label.startsWith("src/security/passwords.ts")).reduce((a, [, ms]) => a + ms, 0) / Math.max(1, profile.requests);
+
 /** The figures the issue's goals are about, each with its threshold and whether it holds. */
 export function goals(r) {
   const t = r.throughput;
@@ -33,7 +37,9 @@ export function goals(r) {
   const scaleRatio = r.scale.largeFirst.p50 / r.scale.smallFirst.p50;
   const p = r.profiles;
   const cpuRatio = (key) => (p?.[key] && p.floor ? isolateMs(p[key]) / isolateMs(p.floor) : null);
-  const overHash = (key) => (p?.[key] && p.pbkdf2 ? isolateMs(p[key]) - isolateMs(p.pbkdf2) : null);
+  // The request's own PBKDF2 samples (src/security/passwords.ts, its native deriveBits included): the
+  // same run, the same requests, so the load of the moment weighs on both sides alike.
+  const overHash = (key) => (p?.[key] ? isolateMs(p[key]) - hashMs(p[key]) : null);
   const registerCost = r.operations.find((o) => o.name === "register")?.dollars.total ?? null;
   const list = [
     ...HOT_ROUTES.map(([key, label]) => {
@@ -50,7 +56,7 @@ export function goals(r) {
       };
     }),
     ...["list", "create", "preview"].map((key) => ({ key: `cpu-${key}`, label: `${key}: in-isolate CPU ÷ floor's`, value: cpuRatio(key), goal: 2, atLeast: false, profile: true })),
-    ...["register", "login"].map((key) => ({ key: `cpu-${key}`, label: `${key}: in-isolate CPU − the hash's (ms)`, value: overHash(key), goal: 1, atLeast: false, profile: true, chart: false })),
+    ...["register", "login"].map((key) => ({ key: `cpu-${key}`, label: `${key}: in-isolate CPU beyond its own hash (ms)`, value: overHash(key), goal: 1, atLeast: false, profile: true, chart: false })),
     { key: "list", label: "list ÷ floor (req/s)", value: ratio("list"), goal: 0.6, atLeast: true },
     { key: "create", label: "create ÷ floor (req/s)", value: ratio("create"), goal: 0.6, atLeast: true },
     { key: "preview", label: "preview ÷ floor (req/s)", value: ratio("preview"), goal: 0.6, atLeast: true },
@@ -107,11 +113,16 @@ function profileSection(r) {
       "and are not in it, as in production. The run is unminified (`--no-minify`), so each sampled line maps to its module through the `// path` markers esbuild writes. " +
       "Samples are wall-clock while the isolate executes, so on this shared machine they also count time the thread was preempted: compare routes within the run, not with other machines. " +
       "`console.log` is silenced for these slices (`POST /__bench/console?quiet=1`): locally it blocks on wrangler dev's log pipe for longer than the whole process's CPU per request (read from /proc), which says nothing about a deployed Worker; the line is still built. " +
-      "Samples of the rate limiter's Durable Object and of miniflare's wrapper scripts, which share the isolate only locally, are shown as *(local only)* and left out of *in-isolate ms*.",
+      "Samples of the rate limiter's Durable Object and of miniflare's wrapper scripts, which share the isolate only locally, are shown as *(local only)* and left out of *in-isolate ms*; " +
+      "so are samples under the Worker's `queue()` handler (the mail consumer sending a registration's verification mail runs in the same isolate right after it locally): *(queue consumer)*, a separate invocation in production. " +
+      "*hash ms* is the request's own samples in `src/security/passwords.ts` (PBKDF2 and the WebCrypto it calls).",
     "",
-    "| route | requests | in-isolate ms/req | ÷ floor |",
-    "|---|---:|---:|---:|",
-    ...keys.map((key) => `| ${p[key].label} | ${fmt(p[key].requests)} | ${fmt(isolateMs(p[key]), 2)} | ${fmt(isolateMs(p[key]) / floorMs, 2)} |`),
+    "| route | requests | in-isolate ms/req | ÷ floor | hash ms/req | beyond the hash |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...keys.map((key) => {
+      const hash = hashMs(p[key]);
+      return `| ${p[key].label} | ${fmt(p[key].requests)} | ${fmt(isolateMs(p[key]), 2)} | ${fmt(isolateMs(p[key]) / floorMs, 2)} | ${hash ? fmt(hash, 2) : "–"} | ${hash ? fmt(isolateMs(p[key]) - hash, 2) : "–"} |`;
+    }),
     "",
     "Self time by module, ms per request (native code — WebCrypto, JSON, Response, console — is charged to the module that called it, as *(native calls)*):",
     "",

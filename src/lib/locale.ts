@@ -26,14 +26,17 @@ export function negotiateLocale(acceptLanguage: string | null | undefined): Loca
   return DEFAULT_LOCALE;
 }
 
+/** One formatter per locale and isolate: building an Intl.DateTimeFormat costs far more than formatting with it. */
+const dateTimeFormats = new Map<Locale, Intl.DateTimeFormat>();
+
 /** "10 July 2026 at 14:32 UTC" / "10 de julho de 2026 às 14:32 UTC": invitees read dates, not ISO strings. */
 export function formatDateTime(locale: Locale, epochMs: number): string {
-  const formatted = new Intl.DateTimeFormat(locale === "pt-BR" ? "pt-BR" : "en-GB", {
-    dateStyle: "long",
-    timeStyle: "short",
-    timeZone: "UTC",
-  }).format(new Date(epochMs));
-  return `${formatted} UTC`;
+  let format = dateTimeFormats.get(locale);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale === "pt-BR" ? "pt-BR" : "en-GB", { dateStyle: "long", timeStyle: "short", timeZone: "UTC" });
+    dateTimeFormats.set(locale, format);
+  }
+  return `${format.format(new Date(epochMs))} UTC`;
 }
 
 const ROLE_LABELS: Record<Locale, Record<string, string>> = {

@@ -24,6 +24,7 @@ describe("bench-only routes", () => {
       ["POST", "/__bench/pbkdf2"],
       ["GET", "/__bench/limiter-rows"],
       ["GET", "/__bench/levers"],
+      ["GET", "/__bench/limiter-call"],
       ["POST", "/__bench/console"],
     ] as const) {
       const response = await call(method, path);
@@ -49,6 +50,8 @@ describe("bench-only routes", () => {
     const floor = await callInBenchMode("GET", "/__bench/floor");
     expect(floor.status).toBe(200);
     expect(await floor.json()).toEqual({ ok: true });
+    const limiterCall = await callInBenchMode("GET", "/__bench/limiter-call");
+    expect(limiterCall.status).toBe(200);
     const pbkdf2 = await callInBenchMode("POST", "/__bench/pbkdf2");
     expect(pbkdf2.status).toBe(200);
     expect(await pbkdf2.json()).toMatchObject({ ok: true, length: expect.any(Number) });

@@ -1,4 +1,4 @@
-import type { Child } from "hono/jsx";
+import { markup, type Markup } from "../lib/markup";
 import { formatDateTime, roleLabel, type Locale } from "../lib/locale";
 
 /** What a rendered mail is made of; `link` is the one action it offers (also kept by the mail catcher). */
@@ -26,35 +26,31 @@ export interface TokenMailInput {
 }
 
 /**
- * HTML bodies are JSX: hono/jsx escapes every interpolated value, so a tenant called `<script>` is
- * text. Text bodies show values as typed.
+ * HTML bodies are hono/html templates (`markup`, shared with the hosted pages): every interpolated value is
+ * escaped, so a tenant called `<script>` is text. Text bodies show values as typed.
  */
-function Layout(props: { locale: Locale; title: string; children: Child }) {
-  return (
-    <html lang={props.locale}>
+function Layout(props: { locale: Locale; title: string; children: Markup }): Markup {
+  return markup`
+    <html lang="${props.locale}">
       <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title}</title>
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <title>${props.title}</title>
       </head>
       <body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1a1a1a; max-width: 36rem; margin: 0 auto; padding: 1rem;">
-        {props.children}
+        ${props.children}
       </body>
-    </html>
-  );
+    </html>`;
 }
 
-function Button(props: { href: string; label: string }) {
-  return (
+function Button(props: { href: string; label: string }): Markup {
+  return markup`
     <p>
-      <a href={props.href} style="display: inline-block; background: #1f4fd1; color: #ffffff; padding: 0.6rem 1.2rem; border-radius: 0.3rem; text-decoration: none;">
-        {props.label}
-      </a>
-    </p>
-  );
+      <a href="${props.href}" style="display: inline-block; background: #1f4fd1; color: #ffffff; padding: 0.6rem 1.2rem; border-radius: 0.3rem; text-decoration: none;">${props.label}</a>
+    </p>`;
 }
 
-const page = (node: unknown) => `<!doctype html>${String(node)}`;
+const page = (node: Markup) => `<!doctype html>${String(node)}`;
 
 const INVITE_COPY = {
   en: {
@@ -83,21 +79,16 @@ export function renderInviteMail(input: InviteMailInput): RenderedMail {
   const [before, tenant, after] = copy.intro(input, role);
   const text = [`${before}${tenant}${after}`, "", `${copy.action}: ${input.link}`, "", copy.expires(when), "", copy.ignore, ""].join("\n");
   const html = page(
-    <Layout locale={input.locale} title={subject}>
-      <p>
-        {before}
-        <strong>{tenant}</strong>
-        {after}
-      </p>
-      <Button href={input.link} label={copy.action} />
-      <p>{copy.expires(when)}</p>
-      <p>
-        {copy.fallback}
-        <br />
-        <a href={input.link}>{input.link}</a>
-      </p>
-      <p style="color: #555555;">{copy.ignore}</p>
-    </Layout>,
+    Layout({
+      locale: input.locale,
+      title: subject,
+      children: markup`
+        <p>${before}<strong>${tenant}</strong>${after}</p>
+        ${Button({ href: input.link, label: copy.action })}
+        <p>${copy.expires(when)}</p>
+        <p>${copy.fallback}<br/><a href="${input.link}">${input.link}</a></p>
+        <p style="color: #555555;">${copy.ignore}</p>`,
+    }),
   );
   return { subject, text, html, link: input.link };
 }
@@ -140,15 +131,16 @@ function renderTokenMail(copy: (typeof VERIFY_COPY)[Locale] | (typeof RESET_COPY
   const when = formatDateTime(input.locale, input.expiresAt);
   const text = [copy.intro(input.email), "", `${copy.action}: ${input.link}`, "", copy.expires(when), "", copy.ignore, ""].join("\n");
   const html = page(
-    <Layout locale={input.locale} title={copy.subject}>
-      <p>{copy.intro(input.email)}</p>
-      <Button href={input.link} label={copy.action} />
-      <p>{copy.expires(when)}</p>
-      <p>
-        <a href={input.link}>{input.link}</a>
-      </p>
-      <p style="color: #555555;">{copy.ignore}</p>
-    </Layout>,
+    Layout({
+      locale: input.locale,
+      title: copy.subject,
+      children: markup`
+        <p>${copy.intro(input.email)}</p>
+        ${Button({ href: input.link, label: copy.action })}
+        <p>${copy.expires(when)}</p>
+        <p><a href="${input.link}">${input.link}</a></p>
+        <p style="color: #555555;">${copy.ignore}</p>`,
+    }),
   );
   return { subject: copy.subject, text, html, link: input.link };
 }

@@ -16,6 +16,7 @@ import { InvitePage } from "./invite";
 import { ResetPasswordPage, VerifyEmailPage } from "./account-pages";
 import { verifyEmail } from "../features/email-verification/service";
 import { confirmPasswordReset } from "../features/password-reset/service";
+import type { Markup } from "../lib/markup";
 import { Message, type FormErrors } from "./layout";
 import { STYLESHEET, STYLESHEET_PATH } from "./styles";
 
@@ -46,7 +47,7 @@ export function sameOrigin(c: Context<AppEnv>): boolean {
   return c.req.header("Origin") === loadConfig(c.env).mail.publicOrigin;
 }
 
-function render(c: Context<AppEnv>, node: unknown, status: 200 | PageStatus = 200, headers: Record<string, string> = {}) {
+function render(c: Context<AppEnv>, node: Markup, status: 200 | PageStatus = 200, headers: Record<string, string> = {}) {
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
   // Pages are reached through secret links: no cache may keep them.
   c.header("Cache-Control", "no-store");
@@ -55,12 +56,12 @@ function render(c: Context<AppEnv>, node: unknown, status: 200 | PageStatus = 20
 
 function forbidden(c: Context<AppEnv>) {
   const copy = PAGE_COPY[localeOf(c)];
-  return render(c, <Message locale={localeOf(c)} title={copy.forbiddenTitle} body={copy.forbiddenBody} />, 403);
+  return render(c, Message({ locale: localeOf(c), title: copy.forbiddenTitle, body: copy.forbiddenBody }), 403);
 }
 
 function notFoundPage(c: Context<AppEnv>) {
   const copy = PAGE_COPY[localeOf(c)];
-  return render(c, <Message locale={localeOf(c)} title={copy.notFoundTitle} body={copy.notFoundBody} />, 404);
+  return render(c, Message({ locale: localeOf(c), title: copy.notFoundTitle, body: copy.notFoundBody }), 404);
 }
 
 type PageStatus = 400 | 401 | 403 | 404 | 409 | 429 | 500 | 503;
@@ -115,7 +116,7 @@ export function pageRoutes() {
       if (error instanceof ApiError && error.code === "INVITE_NOT_FOUND") return notFoundPage(c);
       throw error;
     }
-    return render(c, <InvitePage locale={localeOf(c)} token={token} preview={preview} errors={extra.errors} email={extra.email} acceptEnabled={acceptEnabled} />, extra.status ?? 200, extra.headers);
+    return render(c, InvitePage({ locale: localeOf(c), token, preview, errors: extra.errors, email: extra.email, acceptEnabled }), extra.status ?? 200, extra.headers);
   };
 
   return new Hono<AppEnv>()
@@ -129,7 +130,7 @@ export function pageRoutes() {
         await spend(c, previewPolicy(c));
       } catch (error) {
         const { errors, status, headers } = formErrors(locale, "page", error);
-        return render(c, <Message locale={locale} title={PAGE_COPY[locale].errorSummary} body={errors.summary ?? ""} />, status, headers);
+        return render(c, Message({ locale, title: PAGE_COPY[locale].errorSummary, body: errors.summary ?? "" }), status, headers);
       }
       return invitePage(c, c.req.param("token"));
     })
@@ -155,18 +156,18 @@ export function pageRoutes() {
         const tenantName = joined.tenantName ?? (await previewInvite(c.env, token).then((p) => p.tenantName).catch(() => ""));
         return render(
           c,
-          <Message
-            locale={locale}
-            title={copy.joinedTitle(tenantName)}
-            body={copy.joinedBody(roleLabel(locale, joined.role), joined.email)}
-            link={{ href: loadConfig(c.env).mail.appUrl, label: copy.continue }}
-          />,
+          Message({
+            locale,
+            title: copy.joinedTitle(tenantName),
+            body: copy.joinedBody(roleLabel(locale, joined.role), joined.email),
+            link: { href: loadConfig(c.env).mail.appUrl, label: copy.continue },
+          }),
         );
       } catch (error) {
         return invitePage(c, token, { ...formErrors(locale, form, error), email: credentials.value.email });
       }
     })
-    .get("/verify-email/:token", (c) => render(c, <VerifyEmailPage locale={localeOf(c)} token={c.req.param("token")} />))
+    .get("/verify-email/:token", (c) => render(c, VerifyEmailPage({ locale: localeOf(c), token: c.req.param("token") })))
     .post("/verify-email/:token", formLimit, async (c) => {
       if (!sameOrigin(c)) return forbidden(c);
       const locale = localeOf(c);
@@ -175,11 +176,11 @@ export function pageRoutes() {
         await verifyEmail(c.env, c.req.param("token"));
       } catch (error) {
         const { errors, status } = formErrors(locale, "verify", error);
-        return render(c, <VerifyEmailPage locale={locale} token={c.req.param("token")} errors={errors} />, status);
+        return render(c, VerifyEmailPage({ locale, token: c.req.param("token"), errors }), status);
       }
-      return render(c, <Message locale={locale} title={copy.verifiedTitle} body={copy.verifiedBody} link={{ href: loadConfig(c.env).mail.appUrl, label: copy.continue }} />);
+      return render(c, Message({ locale, title: copy.verifiedTitle, body: copy.verifiedBody, link: { href: loadConfig(c.env).mail.appUrl, label: copy.continue } }));
     })
-    .get("/reset-password/:token", (c) => render(c, <ResetPasswordPage locale={localeOf(c)} token={c.req.param("token")} />))
+    .get("/reset-password/:token", (c) => render(c, ResetPasswordPage({ locale: localeOf(c), token: c.req.param("token") })))
     .post("/reset-password/:token", formLimit, async (c) => {
       if (!sameOrigin(c)) return forbidden(c);
       const locale = localeOf(c);
@@ -189,14 +190,14 @@ export function pageRoutes() {
       const password = passwordSchema.safeParse(typeof body.password === "string" ? body.password : "");
       if (!password.success) {
         const message = fieldText(locale, "password", password.error.issues[0]?.message ?? "");
-        return render(c, <ResetPasswordPage locale={locale} token={token} errors={{ form: "reset", summary: message, fields: { password: message } }} />, 400);
+        return render(c, ResetPasswordPage({ locale, token, errors: { form: "reset", summary: message, fields: { password: message } } }), 400);
       }
       try {
         await confirmPasswordReset(c.env, token, password.data);
       } catch (error) {
         const { errors, status } = formErrors(locale, "reset", error);
-        return render(c, <ResetPasswordPage locale={locale} token={token} errors={errors} />, status);
+        return render(c, ResetPasswordPage({ locale, token, errors }), status);
       }
-      return render(c, <Message locale={locale} title={copy.resetDoneTitle} body={copy.resetDoneBody} link={{ href: loadConfig(c.env).mail.appUrl, label: copy.continue }} />);
+      return render(c, Message({ locale, title: copy.resetDoneTitle, body: copy.resetDoneBody, link: { href: loadConfig(c.env).mail.appUrl, label: copy.continue } }));
     });
 }

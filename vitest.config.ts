@@ -39,8 +39,8 @@ export default defineConfig(async () => {
             }
             return new Response(`outbound network is disabled in tests (${request.method} ${url.origin})`, { status: 503 });
           },
-          // An empty database for test/upgrade.test.ts, which migrates a previous release's rows in place.
-          d1Databases: ["UPGRADE_DB"],
+          // Empty databases for test/upgrade.test.ts and test/upgrade-links.test.ts, which migrate a previous release's rows in place.
+          d1Databases: ["UPGRADE_DB", "UPGRADE_LINKS_DB"],
           // Mail jobs go to a queue nobody consumes: tests run the consumer themselves (createMessageBatch),
           // with the Mailer they choose, instead of racing a background delivery. test/e2e runs the real wiring.
           // (queueProducers replaces the wrangler.toml list, so the webhook queue is named again, unchanged.)

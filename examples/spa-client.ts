@@ -11,7 +11,8 @@
  *   const invite = await api.createInvite({ role: "Developer", validityDays: 7 });
  *   const link = `${location.origin}/join/${invite.token}`;          // what you send to the invitee
  *   const user = await api.register(invite.token, { email: "dev@initech.test", password: "another long password" });
- *   const { total, items } = await api.listInvites({ Status: "Pending", CpOrd: "createdAt", TpOrd: "Desc", Qt: "20" });
+ *   const { total, items, nextCursor } = await api.listInvites({ Status: "Pending", CpOrd: "createdAt", TpOrd: "Desc", Qt: "20" });
+ *   const more = nextCursor ? await api.listInvites({ Status: "Pending", Qt: "20", starting_after: nextCursor }) : null;
  *
  * One account, many tenants: someone already signed in (to any tenant) joins another with its invite,
  * then switches the client to it; the access token's `tenant_id` is always the active tenant.
@@ -102,6 +103,21 @@ export interface ApiClientOptions {
   bookmarks?: BookmarkStore;
 }
 
+/** A create body: seed fields, then the link options (DESIGN §2.9). */
+export interface NewInvite {
+  role?: "Admin" | "Developer" | "Viewer";
+  validityDays?: number;
+  email?: string;
+  /** 1–1000; not with `email` */
+  maxUses?: number;
+  /** only emails at these domains redeem; not with `email` */
+  allowedDomains?: string[];
+  /** must be on one of the tenant's redirectOrigins */
+  redirectUrl?: string;
+  publicMetadata?: Record<string, unknown>;
+  privateMetadata?: Record<string, unknown>;
+}
+
 export function createApiClient(options: ApiClientOptions) {
   const send = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const bookmarks = options.bookmarks ?? memoryBookmarkStore();
@@ -157,14 +173,24 @@ export function createApiClient(options: ApiClientOptions) {
     /** Any member: the active tenant, with its member count (another tenant's id is 404). */
     getTenant: (tenantId: string) => unwrap(v1.tenants[":id"].$get({ param: { id: tenantId } })),
     /** Admin or Owner: creates an invite; its `token` composes the registration link. */
-    createInvite: (body: { role?: "Admin" | "Developer" | "Viewer"; validityDays?: number; email?: string } = {}) =>
-      unwrap(v1.invites.$post({ json: body })),
+    createInvite: (body: NewInvite = {}) => unwrap(v1.invites.$post({ json: body })),
+    /** Admin or Owner (or a Developer under invitePolicy Members): up to 100 invites, all or nothing. */
+    createInvites: (invites: NewInvite[]) => unwrap(v1.invites.bulk.$post({ json: { invites } })),
+    /** Any member: the tenant's invitePolicy and redirectOrigins. */
+    tenantSettings: () => unwrap(v1.tenants.current.$get()),
+    /** Owner: change the invitePolicy and/or replace the redirectOrigins. */
+    updateTenantSettings: (body: { invitePolicy?: "AdminsOnly" | "Members"; redirectOrigins?: string[] }) =>
+      unwrap(v1.tenants.current.$patch({ json: body })),
     /** Public: whoever holds the invite token registers with it. */
     register: (inviteToken: string, body: { email: string; password: string }) =>
       unwrap(v1.invites[":token"].register.$post({ param: { token: inviteToken }, json: body })),
-    /** Admin or Owner: a page of the tenant's invites, `{ total, items }`. */
-    listInvites: (query: { Qt?: string; Pg?: string; CpOrd?: string; TpOrd?: string; Status?: string } = {}) =>
-      unwrap(v1.invites.$get({ query })),
+    /**
+     * Admin or Owner: a page of the tenant's invites, `{ total, items, nextCursor, prevCursor }`. Page by number
+     * (`Pg`) or by cursor: pass a page's `nextCursor` as `starting_after`, its `prevCursor` as `ending_before`.
+     */
+    listInvites: (
+      query: { Qt?: string; Pg?: string; CpOrd?: string; TpOrd?: string; Status?: string; starting_after?: string; ending_before?: string } = {},
+    ) => unwrap(v1.invites.$get({ query })),
   };
 }
 

@@ -64,6 +64,8 @@ export interface Env {
   TRUSTED_PROXY_LIMIT_PER_HOUR?: string;
   /** comma-separated browser origins allowed by CORS (scheme://host[:port]), or "*" */
   CORS_ORIGINS?: string;
+  /** at most this many Pending invites per tenant (§2.9) */
+  MAX_PENDING_INVITES_PER_TENANT?: string;
 }
 
 export interface Limits {
@@ -96,6 +98,7 @@ export interface Config {
   /** TRUSTED_PROXY_CIDRS: proxies trusted by their connecting address, without a signature */
   trustedProxyCidrs: Cidr[];
   corsOrigins: string[];
+  maxPendingInvitesPerTenant: number;
   mail: MailConfig;
 }
 
@@ -238,6 +241,7 @@ export function loadConfig(env: Env): Config {
       trustedProxySecrets: secretList(env, "TRUSTED_PROXY_SECRETS"),
       trustedProxyCidrs: cidrList(env, "TRUSTED_PROXY_CIDRS"),
       corsOrigins: originList(env, "CORS_ORIGINS"),
+      maxPendingInvitesPerTenant: positiveInt(env, "MAX_PENDING_INVITES_PER_TENANT", 1000),
       mail: mailConfig(env),
     };
     configCache.set(env, config);

@@ -14,16 +14,16 @@ const DESCRIPTION = `Invite-based onboarding for multi-tenant SaaS, served from 
 
 - **Auth**: \`POST /api/v1/auth/login\` returns an access token; send it as \`Authorization: Bearer <accessToken>\`.
 - **Errors**: every error is one JSON envelope \`{code, error, message, statusCode, details}\`; branch on \`code\`, never on \`message\`.
-- **Lists**: \`Qt\` (page size 1–100), \`Pg\` (page), \`CpOrd\` (sort field), \`TpOrd\` (\`Asc\`/\`Desc\`); responses are \`{total, items}\`.
+- **Lists**: \`Qt\` (page size 1–100), \`Pg\` (page), \`CpOrd\` (sort field), \`TpOrd\` (\`Asc\`/\`Desc\`); responses are \`{total, items, nextCursor, prevCursor}\`: pass a cursor as \`starting_after\`/\`ending_before\` to page by keyset (a deep page costs what the first does).
 - **Rate limits**: \`RateLimit\` / \`RateLimit-Policy\` headers; a 429 carries \`Retry-After\` (seconds).
 - **Read your writes**: send back the last \`${BOOKMARK_HEADER}\` response header you received; reads may be served by a nearby read replica.
 - **Tracing**: every response carries \`${REQUEST_ID_HEADER}\`; send your own (8–128 of \`A-Z a-z 0-9 . _ -\`) to correlate logs.`;
 
 const TAGS: Record<string, string> = {
-  Tenants: "Sign up: a tenant and its Owner",
+  Tenants: "Sign up: a tenant and its Owner; the tenant's settings (invite policy, redirect origins)",
   Auth: "Access and refresh tokens, and the keys that verify them",
   Users: "The members of the caller's tenant",
-  Invites: "Create, list, renew and revoke invites; preview and redeem them by token",
+  Invites: "Create (one, or up to 100 at once), list, renew, resend and revoke invites and multi-use links; preview and redeem them by token",
   Events: "The tenant's audit trail of invite, membership and webhook changes",
   Webhooks: "Signed (Standard Webhooks) deliveries of events to the tenant's endpoints; Owner only",
   Health: "Uptime checks",

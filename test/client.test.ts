@@ -14,6 +14,25 @@ const workerFetch = (input: RequestInfo | URL, init?: RequestInit) => {
 };
 
 describe("typed client (hc<AppType>) against the Worker", () => {
+  it("covers tenant settings, link options and bulk create", async () => {
+    const owner = createApiClient({ baseUrl: BASE, fetch: workerFetch });
+    const email = uniqueEmail("rpc-links");
+    await owner.signUp({ name: unique("rpc-links"), adminEmail: email, adminPassword: PASSWORD });
+    await owner.logIn(email, PASSWORD);
+    expect((await owner.tenantSettings()).invitePolicy).toBe("AdminsOnly");
+    const settings = await owner.updateTenantSettings({ invitePolicy: "Members", redirectOrigins: ["https://app.example.test"] });
+    expect(settings.redirectOrigins).toEqual(["https://app.example.test"]);
+    const team = await owner.createInvite({ maxUses: 5, allowedDomains: ["example.test"], redirectUrl: "https://app.example.test/hi", publicMetadata: { team: "a" } });
+    expectTypeOf(team.maxUses).toEqualTypeOf<number>();
+    expect(team).toMatchObject({ maxUses: 5, uses: 0, allowedDomains: ["example.test"], redirectUrl: "https://app.example.test/hi" });
+    const joined = await createApiClient({ baseUrl: BASE, fetch: workerFetch }).register(team.token, { email: uniqueEmail("rpc-joiner"), password: PASSWORD });
+    expect(joined.redirectUrl).toBe("https://app.example.test/hi");
+    const { items } = await owner.createInvites([{ role: "Viewer" }, { email: uniqueEmail("rpc-bulk") }]);
+    expect(items).toHaveLength(2);
+    const refused = await owner.createInvites([{ redirectUrl: "https://evil.test/" }]).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 400, code: "REDIRECT_NOT_ALLOWED" });
+  });
+
   it("runs signup → login → create invite → register → list through examples/spa-client.ts", async () => {
     const bookmarks = memoryBookmarkStore();
     const admin = createApiClient({ baseUrl: BASE, fetch: workerFetch, bookmarks });
@@ -39,6 +58,11 @@ describe("typed client (hc<AppType>) against the Worker", () => {
     const page = await admin.listInvites({ Status: "Used", CpOrd: "createdAt", TpOrd: "Desc", Qt: "10" });
     expect(page.total).toBe(1);
     expect(page.items[0]).toMatchObject({ id: invite.id, status: "Used" });
+    expect(page.nextCursor).toBeNull();
+    await admin.createInvite({});
+    const byCursor = await admin.listInvites({ Qt: "1", CpOrd: "createdAt" });
+    const rest = await admin.listInvites({ Qt: "1", starting_after: byCursor.nextCursor! });
+    expect(rest.prevCursor).toEqual(expect.any(String));
     // The list was read with the bookmark of the write and returned one at least as new.
     expect(bookmarks.get()! >= afterWrite!).toBe(true);
   });

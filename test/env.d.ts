@@ -4,6 +4,7 @@ declare namespace Cloudflare {
   interface Env extends ProjectEnv {
     TEST_MIGRATIONS: import("@cloudflare/vitest-pool-workers").D1Migration[];
     UPGRADE_DB: D1Database;
+    UPGRADE_LINKS_DB: D1Database;
   }
 }
 

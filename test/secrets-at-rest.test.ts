@@ -130,6 +130,17 @@ describe("guarantee: secrets at rest", () => {
       expect((await call("DELETE", `/api/v1/users/${other.userId}`, { token: owner.token })).status).toBe(204);
       exercised.push("DELETE /api/v1/users/:id");
     }
+    if (has("PATCH /api/v1/tenants/current")) {
+      const settings = await call("PATCH", "/api/v1/tenants/current", { token: owner.token, body: { invitePolicy: "Members", redirectOrigins: ["https://app.example.test"] } });
+      expect(settings.status, settings.text).toBe(200);
+      exercised.push("PATCH /api/v1/tenants/current");
+    }
+    if (has("POST /api/v1/invites/bulk")) {
+      const created = await call("POST", "/api/v1/invites/bulk", { token: owner.token, body: { invites: [{}, { role: "Viewer", maxUses: 5 }] } });
+      expect(created.status, created.text).toBe(201);
+      for (const invite of created.body.items) inviteTokens.push(invite.token);
+      exercised.push("POST /api/v1/invites/bulk");
+    }
 
     // webhooks: the signing secrets (created and rotated away) are stored encrypted, never in clear
     const hook = await call("POST", "/api/v1/webhooks", { token: owner.token, body: { url: "https://hooks.example.com/at-rest" } });

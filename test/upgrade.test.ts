@@ -4,36 +4,22 @@
  * are written in the old shape (invite ciphertexts in its format: no key id, no row binding), the new migrations are applied, and every row is checked — through
  * SQL and through the API running on the upgraded database.
  */
-import { applyD1Migrations, createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { applyD1Migrations, env } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { loadKeyRing, signAccessToken } from "../src/security/jwt";
 import { hashPassword, loadPepperRing } from "../src/security/passwords";
 import { generateInviteToken, generateRefreshToken, sha256Hex } from "../src/security/tokens";
-import { BASE, PASSWORD, randomIp } from "./helpers";
+import { PASSWORD } from "./helpers";
+import { apiOn } from "./upgrade-helpers";
 import { legacyEncrypt } from "./token-keys";
 
 /** The last migration of the previous release. */
 const PREVIOUS_RELEASE = "0002_invite_count_triggers.sql";
 const DAY = 24 * 60 * 60 * 1000;
 const db = () => env.UPGRADE_DB;
-const upgradedEnv = () => ({ ...env, DB: env.UPGRADE_DB });
 
-async function api(method: string, path: string, options: { body?: unknown; token?: string } = {}) {
-  const headers = new Headers({ "CF-Connecting-IP": randomIp() });
-  if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
-  if (options.body !== undefined) headers.set("Content-Type", "application/json");
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(
-    new Request(`${BASE}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }),
-    upgradedEnv(),
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  const text = await response.text();
-  return { status: response.status, text, body: text ? JSON.parse(text) : undefined };
-}
+const api = apiOn(db);
 
 interface OldUser {
   id: string;
@@ -157,6 +143,7 @@ describe("upgrading a previous release's database in place", () => {
         status: old.status,
         created_at: old.created_at,
         updated_at: old.updated_at,
+        metadata: null,
       });
     }
   });
@@ -169,7 +156,9 @@ describe("upgrading a previous release's database in place", () => {
       const { user_id, ...rest } = old;
       expect(refreshTokens).toContainEqual({ ...rest, account_id: user_id, tenant_id: owner.tenantId });
     }
-    // Every old column keeps its value; the email channel's columns (drizzle/0006) start at their defaults.
+    // Every old column keeps its value; the email channel's columns (drizzle/0007) and the link columns
+    // (drizzle/0010) start at their defaults, and an invite used before maxUses existed counts as its one use (drizzle/0011).
+    const linkDefaults = { allowed_domains: null, redirect_url: null, public_metadata: null, private_metadata: null, last_redemption_id: null, max_uses: 1 };
     expect((await db().prepare("SELECT * FROM invites ORDER BY id").all()).results).toEqual(
       (oldSnapshot.invites as Array<Record<string, unknown>>).map((invite) => ({
         ...invite,
@@ -181,8 +170,11 @@ describe("upgrading a previous release's database in place", () => {
         last_mail_requested_at: null,
         last_mail_job_id: null,
         locale: "en",
+        ...linkDefaults,
+        uses: invite.used_at === null ? 0 : 1,
       })),
     );
+    expect((oldSnapshot.invites as Array<Record<string, unknown>>).some((old) => old.used_at !== null)).toBe(true);
     expect(await db().prepare("SELECT invite_count FROM tenants WHERE id = ?").bind(tenantA.id).first("invite_count")).toBe(3);
   });
 

@@ -279,6 +279,9 @@ export async function writeReport(r) {
     "",
     `Ratios (${largeK} ÷ 1k, p50): first page ${fmt(r.scale.largeFirst.p50 / r.scale.smallFirst.p50, 2)}, sort by expiresAt ${fmt(r.scale.largeExpires.p50 / r.scale.smallExpires.p50, 2)}, ` +
       `last page ${fmt(r.scale.largeLast.p50 / r.scale.smallLast.p50, 2)}; Pg=500 at ${largeK} ÷ first page at 1k: ${fmt(r.scale.largeDeep.p50 / r.scale.smallFirst.p50, 2)}. ` +
+      (r.scale.largeCursorLast
+        ? `At ${largeK}, the last page by cursor ÷ the first page: ${fmt(r.scale.largeCursorLast.p50 / r.scale.largeFirst.p50, 2)} (by Pg: ${fmt(r.scale.largeLast.p50 / r.scale.largeFirst.p50, 2)}). `
+        : "") +
       (r.scale.largeFirst.workerCpuMs !== null
         ? `Worker CPU per request, first page: ${fmt(r.scale.largeFirst.workerCpuMs / r.scale.largeFirst.total, 2)} ms at ${largeK} vs ${fmt(r.scale.smallFirst.workerCpuMs / r.scale.smallFirst.total, 2)} ms at 1k ` +
           `(${fmt(r.scale.largeFirst.workerCpuMs / r.scale.largeFirst.total / (r.scale.smallFirst.workerCpuMs / r.scale.smallFirst.total), 2)}×).`

@@ -9,6 +9,9 @@ export type Role = (typeof ROLES)[number];
 export const USER_STATUSES = ["Active", "Inactive"] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
 
+export const INVITE_POLICIES = ["AdminsOnly", "Members"] as const;
+export type InvitePolicy = (typeof INVITE_POLICIES)[number];
+
 export const tenants = sqliteTable(
   "tenants",
   {
@@ -18,6 +21,10 @@ export const tenants = sqliteTable(
     nameNormalized: text("name_normalized").notNull(),
     /** invites of this tenant, kept by triggers (drizzle/0002): an unfiltered list's `total` without a COUNT scan */
     inviteCount: integer("invite_count").notNull().default(0),
+    /** who may invite (§2.9): "AdminsOnly" (Owner/Admin) or "Members" (also Developers, for Developer/Viewer invites) */
+    invitePolicy: text("invite_policy", { enum: INVITE_POLICIES }).notNull().default("AdminsOnly"),
+    /** JSON array of origins an invite's redirectUrl may point at */
+    redirectOrigins: text("redirect_origins", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },
@@ -71,6 +78,8 @@ export const memberships = sqliteTable(
     status: text("status", { enum: USER_STATUSES }).notNull().default("Active"),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
+    /** the publicMetadata of the invite that made this membership (§2.9), or null */
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [
     // Also the users list's `id` sort (the member view's id is the account id).
@@ -122,6 +131,18 @@ export const invites = sqliteTable(
     lastMailJobId: text("last_mail_job_id"),
     /** language of the invite's mails (en, pt-BR) */
     locale: text("locale").notNull().default("en"),
+    /** redemptions allowed (§2.9); `used_at` is set by the one that takes the last of them */
+    maxUses: integer("max_uses").notNull().default(1),
+    uses: integer("uses").notNull().default(0),
+    /** lower-cased email domains allowed to redeem, or null for any */
+    allowedDomains: text("allowed_domains", { mode: "json" }).$type<string[]>(),
+    /** where the invitee goes after redeeming; its origin is one of the tenant's redirect_origins */
+    redirectUrl: text("redirect_url"),
+    /** JSON objects (≤ 4 KiB serialized): public is shown in the preview and copied onto the membership */
+    publicMetadata: text("public_metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    privateMetadata: text("private_metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** a fresh id per accepted redemption: the batch's later statements act only on the use it took */
+    lastRedemptionId: text("last_redemption_id"),
   },
   (t) => [
     uniqueIndex("invites_token_hash_uq").on(t.tokenHash),

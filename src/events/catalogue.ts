@@ -1,5 +1,5 @@
 import * as z from "../lib/zod";
-import { ACTOR_TYPES, INVITE_ROLES, ROLES } from "../db/schema";
+import { ACTOR_TYPES, INVITE_POLICIES, INVITE_ROLES, ROLES } from "../db/schema";
 
 /**
  * Every event type and the shape of its `data` (DESIGN §2.8). Thin by rule: ids, roles, statuses and
@@ -21,6 +21,11 @@ export const EVENT_DATA = {
   "member.deactivated": z.object({ memberId: id() }),
   "member.reactivated": z.object({ memberId: id() }),
   "member.removed": z.object({ memberId: id(), role: z.enum(ROLES) }),
+  "tenant.settings_changed": z.object({
+    changed: z.array(z.enum(["invitePolicy", "redirectOrigins"])),
+    invitePolicy: z.enum(INVITE_POLICIES),
+    redirectOrigins: z.array(z.string()),
+  }),
   "webhook.created": z.object({ webhookId: id(), events: z.array(z.string()).nullable(), enabled: z.boolean() }),
   "webhook.updated": z.object({ webhookId: id(), changed: z.array(z.enum(["url", "events", "enabled"])), events: z.array(z.string()).nullable(), enabled: z.boolean() }),
   "webhook.deleted": z.object({ webhookId: id() }),

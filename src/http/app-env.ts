@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import type { Role, UserStatus } from "../db/schema";
+import type { InvitePolicy, Role, UserStatus } from "../db/schema";
 import type { VerifiedAccessToken } from "../security/jwt";
 
 /** Who is calling, as read from D1 on this request (never from token claims). */
@@ -12,6 +12,8 @@ export interface Caller {
   role: Role;
   status: UserStatus;
   tenantExists: boolean;
+  /** the tenant's invitePolicy (§2.9): whether Developers manage invites */
+  invitePolicy: InvitePolicy;
 }
 
 /** A hot route's verified token and the roles it requires, until its own D1 call reads the authority. */

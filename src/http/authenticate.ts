@@ -37,6 +37,7 @@ export const authorityQuery = (db: Database, claims: VerifiedAccessToken) =>
       role: memberships.role,
       status: memberships.status,
       tenantName: tenants.name,
+      invitePolicy: tenants.invitePolicy,
     })
     .from(memberships)
     .innerJoin(accounts, eq(accounts.id, memberships.accountId))
@@ -52,7 +53,7 @@ export type Authorize = (row: AuthorityRow | undefined) => Caller;
 /** A removed or inactive membership is 401 on its very next request. */
 function callerOf(row: AuthorityRow | undefined): Caller {
   if (!row || row.status !== "Active") throw unauthorized();
-  return { userId: row.userId, tenantId: row.tenantId, email: row.email, role: row.role, status: row.status, tenantExists: row.tenantName !== null };
+  return { userId: row.userId, tenantId: row.tenantId, email: row.email, role: row.role, status: row.status, tenantExists: row.tenantName !== null, invitePolicy: row.invitePolicy ?? "AdminsOnly" };
 }
 
 function assertRole(caller: Caller, roles: readonly Role[]): void {

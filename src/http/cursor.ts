@@ -1,12 +1,12 @@
 import * as z from "../lib/zod";
-import { UUID_PATTERN } from "../lib/ids";
-import { decodeBase64Url, encodeBase64Url, utf8Bytes } from "../security/encoding";
-import { ApiError, validationError } from "./errors";
+import { validationError } from "./errors";
+import { decodeCursor, encodeCursor, invalidCursor } from "./pagination";
 
 /**
- * Cursor pagination (DESIGN §2.8, §2.9) over UUIDv7 ids, newest first: `starting_after` = the page
- * after (older than) a cursor, `ending_before` = the page before (newer than) it. A cursor is opaque
- * to clients: base64url of a versioned JSON `{v:1,id}`, so its format can change without a new parameter.
+ * Cursor pages (DESIGN §2.8, §2.9) of lists that only go newest first by UUIDv7 id (events, webhook
+ * deliveries): `starting_after` = the page after (older than) a cursor, `ending_before` = the page
+ * before (newer than) it. The cursor is the one codec of src/http/pagination.ts (sort field `id`,
+ * descending), so one format and one INVALID_CURSOR rule serve every list.
  */
 export interface CursorPage<T> {
   items: T[];
@@ -16,20 +16,14 @@ export interface CursorPage<T> {
   prevCursor: string | null;
 }
 
-export function encodeCursor(id: string): string {
-  return encodeBase64Url(utf8Bytes(JSON.stringify({ v: 1, id })).buffer).replace(/=+$/, "");
-}
+/** The cursor of one id in a newest-first list: the codec of src/http/pagination.ts, sort field `id`. */
+export const idCursor = (id: string): string => encodeCursor({ sort: "id", direction: "desc", key: id, id });
 
-const invalidCursor = (name: string) => new ApiError(400, "INVALID_CURSOR", `${name} is not a cursor this API issued`, { fields: { [name]: ["invalid cursor"] } });
-
-export function decodeCursor(name: string, cursor: string): string {
-  try {
-    const parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(decodeBase64Url(cursor))) as { v?: unknown; id?: unknown };
-    if (parsed?.v === 1 && typeof parsed.id === "string" && UUID_PATTERN.test(parsed.id)) return parsed.id.toLowerCase();
-  } catch {
-    // fall through
-  }
-  throw invalidCursor(name);
+/** Any cursor of that codec for `id` descending (older `{v:1,id}` cursors included); anything else is 400 INVALID_CURSOR. */
+export function decodeIdCursor(name: string, raw: string): string {
+  const cursor = decodeCursor(name, raw, { id: "id" });
+  if (cursor.direction !== "desc") throw invalidCursor(name);
+  return cursor.id;
 }
 
 const cursorParam = (description: string) =>
@@ -67,8 +61,8 @@ export function cursorRequest(query: { Qt: number; starting_after?: string | und
   }
   return {
     limit: query.Qt,
-    ...(query.starting_after !== undefined ? { after: decodeCursor("starting_after", query.starting_after) } : {}),
-    ...(query.ending_before !== undefined ? { before: decodeCursor("ending_before", query.ending_before) } : {}),
+    ...(query.starting_after !== undefined ? { after: decodeIdCursor("starting_after", query.starting_after) } : {}),
+    ...(query.ending_before !== undefined ? { before: decodeIdCursor("ending_before", query.ending_before) } : {}),
   };
 }
 
@@ -88,8 +82,8 @@ export async function cursorPage<Row extends { id: string }, T>(
     const page = rows.slice(0, limit).reverse();
     return {
       items: page.map(view),
-      nextCursor: page.length ? encodeCursor(page[page.length - 1]!.id) : encodeCursor(request.before),
-      prevCursor: hasNewer && page.length ? encodeCursor(page[0]!.id) : null,
+      nextCursor: page.length ? idCursor(page[page.length - 1]!.id) : idCursor(request.before),
+      prevCursor: hasNewer && page.length ? idCursor(page[0]!.id) : null,
     };
   }
   const rows = await fetch(request.after !== undefined ? { op: "<", id: request.after } : null, "DESC", limit + 1);
@@ -97,8 +91,8 @@ export async function cursorPage<Row extends { id: string }, T>(
   const page = rows.slice(0, limit);
   return {
     items: page.map(view),
-    nextCursor: hasOlder ? encodeCursor(page[page.length - 1]!.id) : null,
-    prevCursor: request.after !== undefined && page.length ? encodeCursor(page[0]!.id) : null,
+    nextCursor: hasOlder ? idCursor(page[page.length - 1]!.id) : null,
+    prevCursor: request.after !== undefined && page.length ? idCursor(page[0]!.id) : null,
   };
 }
 

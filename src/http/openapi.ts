@@ -12,7 +12,7 @@ export const ErrorEnvelopeSchema = z
   .openapi("Error");
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: "Invalid input (VALIDATION_ERROR, INVALID_SORT_FIELD)",
+  400: "Invalid input (VALIDATION_ERROR, INVALID_SORT_FIELD, INVALID_CURSOR, REDIRECT_NOT_ALLOWED)",
   401: "Missing or invalid credentials (UNAUTHORIZED; INVALID_CREDENTIALS on login)",
   403: "The caller's role does not allow this (FORBIDDEN, ROLE_NOT_ASSIGNABLE), or the account is not an active member of the tenant asked for (NOT_A_MEMBER)",
   404: "Not found (e.g. NOT_FOUND, TENANT_NOT_FOUND, INVITE_NOT_FOUND); another tenant's resource is 404 too",

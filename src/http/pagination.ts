@@ -1,5 +1,10 @@
 import * as z from "../lib/zod";
-import { ApiError } from "./errors";
+import { sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Database } from "../db/client";
+import { UUID_PATTERN } from "../lib/ids";
+import { decodeBase64Url, encodeBase64Url } from "../security/encoding";
+import { ApiError, validationError } from "./errors";
 
 const integerParam = (name: string, min: number, max: number, fallback: number) =>
   z
@@ -80,4 +85,286 @@ export function enumFilter<V extends string>(name: string, values: readonly V[])
 export interface Page<T> {
   total: number;
   items: T[];
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Cursor pagination (DESIGN §2.9, seed 002), alongside Pg. A cursor is opaque to clients:
+ * base64url of a versioned JSON `{v:1, s: sort field, d: direction, k: sort key, id}` — the position
+ * of one row in one ordering. The next page is a keyset WHERE `(key, id) < (k, id)` on the
+ * (tenant_id, key, id) index, so a deep page reads what the first does. A cursor carries its
+ * ordering: CpOrd/TpOrd may be omitted with it; given and different, the cursor is refused.
+ * ---------------------------------------------------------------------------------------------- */
+
+export type CursorKey = string | number | null;
+
+export interface Cursor {
+  sort: string;
+  direction: SortDirection;
+  /** the row's sort key (absent for sort field `id`, whose key is the id) */
+  key: CursorKey;
+  id: string;
+}
+
+/** The kind of value a sort field's key is, so a decoded cursor can be checked before it reaches SQL. */
+export type CursorKeyKind = "id" | "integer" | "nullableInteger" | "text";
+
+const CURSOR_TEXT_KEY_MAX = 320;
+
+export function encodeCursor(cursor: Cursor): string {
+  const payload: Record<string, unknown> = { v: 1, s: cursor.sort, d: cursor.direction };
+  if (cursor.sort !== "id") payload.k = cursor.key;
+  payload.id = cursor.id;
+  return encodeBase64Url(new TextEncoder().encode(JSON.stringify(payload)).buffer as ArrayBuffer).replace(/=+$/, "");
+}
+
+export const invalidCursor = (param: string, reason = "not a cursor this API issued") =>
+  new ApiError(400, "INVALID_CURSOR", `${param} is invalid: ${reason}`, { fields: { [param]: [reason] } });
+
+function keyMatches(kind: CursorKeyKind, key: unknown): key is CursorKey {
+  switch (kind) {
+    case "id":
+      return key === undefined;
+    case "integer":
+      return Number.isSafeInteger(key);
+    case "nullableInteger":
+      return key === null || Number.isSafeInteger(key);
+    case "text":
+      return typeof key === "string" && key.length <= CURSOR_TEXT_KEY_MAX;
+  }
+}
+
+/**
+ * Decodes and checks a cursor against the list's sort fields (name → key kind). Anything else —
+ * not base64url, not JSON, another version, an unknown field, a key of the wrong type — is 400
+ * INVALID_CURSOR, never a 500 and never SQL with a surprising value.
+ */
+export function decodeCursor<F extends string>(param: string, raw: string, fields: Record<F, CursorKeyKind>): Cursor & { sort: F } {
+  let parsed: Record<string, unknown> | null = null;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw new Error("alphabet");
+    const bytes = decodeBase64Url(raw.padEnd(raw.length + ((4 - (raw.length % 4)) % 4), "="));
+    const value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) parsed = value as Record<string, unknown>;
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || parsed.v !== 1) throw invalidCursor(param);
+  const sort = typeof parsed.s === "string" ? parsed.s : "id";
+  const direction = parsed.d === undefined ? "desc" : parsed.d;
+  const kind = Object.prototype.hasOwnProperty.call(fields, sort) ? fields[sort as F] : undefined;
+  if (!kind || (direction !== "asc" && direction !== "desc")) throw invalidCursor(param);
+  if (typeof parsed.id !== "string" || !UUID_PATTERN.test(parsed.id) || !keyMatches(kind, parsed.k)) throw invalidCursor(param);
+  const id = parsed.id.toLowerCase();
+  return { sort: sort as F, direction, key: kind === "id" ? id : (parsed.k as CursorKey), id };
+}
+
+const cursorParam = (description: string) =>
+  z
+    .string()
+    .max(1024, "cursors are at most 1024 characters")
+    .optional()
+    .openapi({ description, example: "eyJ2IjoxLCJzIjoiaWQiLCJkIjoiZGVzYyIsImlkIjoiMDE5N2ExYjItN2MzZC03ZTRmLThhOWItMGMxZDJlM2Y0YTViIn0" });
+
+/** `starting_after` / `ending_before`, merged into a list's query schema. */
+export const cursorQueryFields = {
+  starting_after: cursorParam("Opaque cursor (a page's `nextCursor`): the page after that row, in the cursor's ordering"),
+  ending_before: cursorParam("Opaque cursor (a page's `prevCursor`): the page before that row, in the cursor's ordering"),
+};
+
+/** Where a page starts: a page number (the seed's OFFSET paging) or one side of a cursor. */
+export type PageStart = { kind: "page"; page: number } | { kind: "after" | "before"; cursor: Cursor };
+
+export interface ResolvedPage<F extends string> {
+  sortField: F;
+  direction: SortDirection;
+  start: PageStart;
+}
+
+export interface PageQueryInput {
+  Pg: number;
+  CpOrd?: string | undefined;
+  TpOrd: SortDirection;
+  starting_after?: string | undefined;
+  ending_before?: string | undefined;
+}
+
+/** Sort field, direction and start of a list request, with the cursor rules of §2.9 applied. */
+export function resolvePage<F extends string>(
+  query: PageQueryInput & { rawTpOrd?: string | undefined },
+  fields: Record<F, CursorKeyKind>,
+  sortFields: readonly F[],
+): ResolvedPage<F> {
+  const { starting_after: after, ending_before: before } = query;
+  if (after === undefined && before === undefined) {
+    return { sortField: resolveSortField(query.CpOrd, sortFields), direction: query.TpOrd, start: { kind: "page", page: query.Pg } };
+  }
+  if (after !== undefined && before !== undefined) {
+    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
+  }
+  if (query.Pg !== 1) throw validationError("Pg cannot be combined with a cursor", { Pg: ["cannot be combined with starting_after/ending_before"] });
+  const param = after !== undefined ? "starting_after" : "ending_before";
+  const cursor = decodeCursor(param, (after ?? before) as string, fields);
+  if (query.CpOrd !== undefined && query.CpOrd.trim() !== "" && resolveSortField(query.CpOrd, sortFields) !== cursor.sort) {
+    throw invalidCursor(param, `issued for CpOrd=${cursor.sort}`);
+  }
+  if (query.rawTpOrd !== undefined && query.rawTpOrd.trim() !== "" && query.TpOrd !== cursor.direction) {
+    throw invalidCursor(param, `issued for TpOrd=${cursor.direction === "asc" ? "Asc" : "Desc"}`);
+  }
+  return { sortField: cursor.sort as F, direction: cursor.direction, start: { kind: after !== undefined ? "after" : "before", cursor } };
+}
+
+/** The seed's `{total, items}`, then the cursors (null where there is no such page). */
+export interface CursorPageOf<T> extends Page<T> {
+  nextCursor: string | null;
+  prevCursor: string | null;
+}
+
+/** One sort column of a keyset scan. `nullable` columns sort NULL first ascending (SQLite), last descending. */
+export interface KeysetColumn {
+  expr: SQL | SQLWrapper;
+  nullable: boolean;
+  /** the column is the id itself (or as unique): it alone orders the rows, no `id` tiebreak */
+  unique?: boolean;
+}
+
+/**
+ * The keyset conditions and orderings that read the rows strictly after `cursor` when scanning in
+ * `direction` — one segment per run of the index to read, in order. A non-nullable key is one range
+ * `(key, id) > (k, id)`; a nullable key also reads the NULL run before (asc) or after (desc) the values,
+ * each on the same index, so no segment needs a sort. Callers LIMIT each segment and concatenate.
+ * (Row values compare lexicographically, so `(key, id) >= (k, id)` is "after, or this very row".)
+ */
+export function keysetSegments(
+  column: KeysetColumn,
+  idColumn: SQLWrapper,
+  direction: SortDirection,
+  cursor: Pick<Cursor, "key" | "id"> | null,
+  /** also the cursor's own row (to ask "is anything at or behind this position?") */
+  inclusive = false,
+): { where: SQL | undefined; orderBy: SQL[] }[] {
+  const ord = (expr: SQL | SQLWrapper) => (direction === "asc" ? sql`${expr} asc` : sql`${expr} desc`);
+  const cmp = sql.raw((direction === "asc" ? ">" : "<") + (inclusive ? "=" : ""));
+  // A repeated ORDER BY term makes SQLite sort in a temp b-tree instead of reading the index in order.
+  if (column.unique) {
+    return [{ where: cursor ? sql`${column.expr} ${cmp} ${cursor.key}` : undefined, orderBy: [ord(column.expr)] }];
+  }
+  const both = [ord(column.expr), ord(idColumn)];
+  if (!cursor) return [{ where: undefined, orderBy: both }];
+  if (!column.nullable || cursor.key !== null) {
+    const range = sql`(${column.expr}, ${idColumn}) ${cmp} (${cursor.key}, ${cursor.id})`;
+    if (!column.nullable) return [{ where: range, orderBy: both }];
+    // Non-NULL key: ascending, every NULL came before it; descending, the NULL run follows the values.
+    return direction === "asc"
+      ? [{ where: range, orderBy: both }]
+      : [
+          { where: range, orderBy: both },
+          { where: sql`${column.expr} IS NULL`, orderBy: [ord(idColumn)] },
+        ];
+  }
+  const inNullRun = sql`${column.expr} IS NULL AND ${idColumn} ${cmp} ${cursor.id}`;
+  return direction === "asc"
+    ? [
+        { where: inNullRun, orderBy: [ord(idColumn)] },
+        { where: sql`${column.expr} IS NOT NULL`, orderBy: both },
+      ]
+    : [{ where: inNullRun, orderBy: [ord(idColumn)] }];
+}
+
+export const flip = (direction: SortDirection): SortDirection => (direction === "asc" ? "desc" : "asc");
+
+/**
+ * Shapes a cursor page from rows read in scan order: `ahead` (limit + 1 rows after the start, in the
+ * scan direction) and `behind` (at most one row at the cursor or on the other side of it: is there a page there?).
+ * For `before`, the scan ran in the opposite direction and the rows are put back in list order.
+ */
+export function shapeCursorPage<R, T>(
+  start: PageStart,
+  limit: number,
+  ahead: R[],
+  behind: R[],
+  cursorOf: (row: R) => string,
+  startCursor: string | null,
+): { rows: R[]; nextCursor: string | null; prevCursor: string | null } {
+  const more = ahead.length > limit;
+  const taken = ahead.slice(0, limit);
+  if (start.kind === "before") {
+    const rows = taken.reverse();
+    return {
+      rows,
+      prevCursor: more && rows.length ? cursorOf(rows[0] as R) : null,
+      nextCursor: behind.length ? (rows.length ? cursorOf(rows[rows.length - 1] as R) : startCursor) : null,
+    };
+  }
+  return {
+    rows: taken,
+    nextCursor: more && taken.length ? cursorOf(taken[taken.length - 1] as R) : null,
+    prevCursor: behind.length ? (taken.length ? cursorOf(taken[0] as R) : startCursor) : null,
+  };
+}
+
+/** The OpenAPI shape of a list page: the seed's `{total, items}`, then the cursors. */
+export const cursorPageSchema = <T extends z.ZodType>(item: T, name: string) =>
+  z
+    .object({
+      total: z.number().int().openapi({ description: "Every match, not just this page" }),
+      items: z.array(item),
+      nextCursor: z.string().nullable().openapi({ description: "Pass as `starting_after` for the next page; null on the last page" }),
+      prevCursor: z.string().nullable().openapi({ description: "Pass as `ending_before` for the previous page; null on the first page" }),
+    })
+    .openapi(name);
+
+export interface PageRead<R> {
+  db: Database;
+  column: KeysetColumn;
+  idColumn: SQLWrapper;
+  direction: SortDirection;
+  start: PageStart;
+  perPage: number;
+  /** one row `{ total }` */
+  total: BatchItem<"sqlite">;
+  /** the rows of a `Pg` page, in list order */
+  offsetRows: (orderBy: SQL[], limit: number, offset: number) => BatchItem<"sqlite">;
+  /** the rows of one keyset segment */
+  keysetRows: (where: SQL | undefined, orderBy: SQL[], limit: number) => BatchItem<"sqlite">;
+  cursorOf: (row: R) => string;
+  /** a statement run first in the same batch (the caller's authority): its rows come back as `lead` */
+  lead?: BatchItem<"sqlite">;
+}
+
+/**
+ * Reads one page of a list — a `Pg` page by OFFSET, or a cursor page by keyset segments — with its
+ * total in the same batch, and shapes `{total, rows, nextCursor, prevCursor}`. Each list supplies its
+ * own statements (filters, deferred joins); this owns the cursor rules, once for every list.
+ */
+export async function readPage<R>(
+  read: PageRead<R>,
+): Promise<{ total: number; rows: R[]; nextCursor: string | null; prevCursor: string | null; lead: unknown[] }> {
+  const { start, perPage } = read;
+  const lead = read.lead ? [read.lead] : [];
+  if (start.kind === "page") {
+    const [orderBy] = keysetSegments(read.column, read.idColumn, read.direction, null).map((segment) => segment.orderBy);
+    const results = (await read.db.batch([...lead, read.total, read.offsetRows(orderBy!, perPage + 1, (start.page - 1) * perPage)] as unknown as [BatchItem<"sqlite">])) as unknown[][];
+    const leadRows = read.lead ? results.shift()! : [];
+    const [[counted], fetched] = results as unknown as [{ total: number }[], R[]];
+    const rows = fetched.slice(0, perPage);
+    return {
+      total: counted?.total ?? 0,
+      rows,
+      nextCursor: fetched.length > perPage ? read.cursorOf(rows[rows.length - 1]!) : null,
+      prevCursor: start.page > 1 && rows.length ? read.cursorOf(rows[0]!) : null,
+      lead: leadRows,
+    };
+  }
+  // `ahead`: perPage + 1 rows past the cursor in the scan direction; `behind`: one row at the cursor or
+  // on its other side (is there a page there?). Each segment is one indexed range with its own LIMIT.
+  const scan = start.kind === "after" ? read.direction : flip(read.direction);
+  const segments = (direction: SortDirection, limit: number, inclusive: boolean) =>
+    keysetSegments(read.column, read.idColumn, direction, start.cursor, inclusive).map((segment) => read.keysetRows(segment.where, segment.orderBy, limit));
+  const ahead = segments(scan, perPage + 1, false);
+  const behind = segments(flip(scan), 1, true);
+  const all = (await read.db.batch([...lead, read.total, ...ahead, ...behind] as unknown as [BatchItem<"sqlite">])) as unknown[][];
+  const leadRows = read.lead ? all.shift()! : [];
+  const [[counted], ...results] = all as unknown as [{ total: number }[], ...R[][]];
+  const page = shapeCursorPage(start, perPage, results.slice(0, ahead.length).flat(), results.slice(ahead.length).flat(), read.cursorOf, encodeCursor(start.cursor));
+  return { total: counted?.total ?? 0, ...page, lead: leadRows };
 }

@@ -5,5 +5,5 @@
 // `[alias]` gives @hono/zod-openapi this module as its `z` (src/lib/zod-bundle/zod.ts). A member missing
 // here is a type error, never an undefined at run time. Imported from "zod/v4" (the same modules as "zod"),
 // because "zod" itself is the aliased specifier.
-export { array, boolean, discriminatedUnion, email, enum, ipv4, ipv6, iso, literal, NEVER, number, object, record, string, union, unknown, uuid, ZodType } from "zod/v4";
+export { array, boolean, discriminatedUnion, email, enum, ipv4, ipv6, iso, literal, NEVER, number, object, record, string, union, unknown, url, uuid, ZodType } from "zod/v4";
 export type { infer, input, output, ZodError } from "zod/v4";

@@ -7,6 +7,7 @@ export const PAGE_COPY = {
     inviteTitle: (tenant: string) => `Join ${tenant}`,
     inviteIntro: (role: string) => `You have been invited to join as ${role}.`,
     inviteFor: (email: string) => `This invitation is for ${email}.`,
+    inviteForDomains: (domains: string) => `This invitation is for email addresses at ${domains}.`,
     inviteExpires: (when: string) => `It expires on ${when}.`,
     inviteStatus: {
       Used: "This invitation has already been used.",
@@ -45,6 +46,7 @@ export const PAGE_COPY = {
     inviteTitle: (tenant: string) => `Participe de ${tenant}`,
     inviteIntro: (role: string) => `Você foi convidado para participar como ${role}.`,
     inviteFor: (email: string) => `Este convite é para ${email}.`,
+    inviteForDomains: (domains: string) => `Este convite é para endereços de email em ${domains}.`,
     inviteExpires: (when: string) => `Ele expira em ${when}.`,
     inviteStatus: {
       Used: "Este convite já foi usado.",

@@ -49,6 +49,16 @@ function CredentialsForm(props: InvitePageProps & { intent: "register" | "accept
     </section>`;
 }
 
+/**
+ * The invite's publicMetadata (§2.9: shown in the preview), its top-level entries as a list: keys and
+ * values are the tenant's data, rendered as text (markup escapes them); nested values as JSON text.
+ */
+function PublicMetadata(metadata: Record<string, unknown> | null): Markup | null {
+  const entries = Object.entries(metadata ?? {});
+  if (entries.length === 0) return null;
+  return markup`<dl class="metadata">${entries.map(([key, value]) => markup`<dt>${key}</dt><dd>${typeof value === "string" ? value : JSON.stringify(value)}</dd>`)}</dl>`;
+}
+
 /** GET /invite/{token}: the preview and, while it is pending, the forms. Rendering only: no side effect. */
 export function InvitePage(props: InvitePageProps): Markup {
   const copy = PAGE_COPY[props.locale];
@@ -64,6 +74,8 @@ export function InvitePage(props: InvitePageProps): Markup {
     children: markup`
       <p>${copy.inviteIntro(role)}</p>
       ${preview.email ? markup`<p>${copy.inviteFor(preview.email)}</p>` : null}
+      ${preview.allowedDomains ? markup`<p>${copy.inviteForDomains(preview.allowedDomains.join(", "))}</p>` : null}
+      ${PublicMetadata(preview.publicMetadata)}
       ${preview.status === "Pending" ? pending : markup`<p class="notice" role="status">${copy.inviteStatus[preview.status]}</p>`}`,
   });
 }

@@ -101,9 +101,9 @@ async function acceptWithPassword(c: Context<AppEnv>, token: string, credentials
   if (!checked) throw new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect");
   const { account, memberships } = checked;
   const home = memberships[0]!;
-  const caller: Caller = { userId: account.id, email: account.email, tenantId: home.tenantId, role: home.role, status: "Active", tenantExists: true };
+  const caller: Caller = { userId: account.id, email: account.email, tenantId: home.tenantId, role: home.role, status: "Active", tenantExists: true, invitePolicy: "AdminsOnly" };
   const joined = await acceptInvite(c.env, caller, token);
-  return { role: joined.role, email: joined.email, tenantName: undefined };
+  return { role: joined.role, email: joined.email, redirectUrl: joined.redirectUrl, tenantName: undefined };
 }
 
 export function pageRoutes() {
@@ -152,7 +152,7 @@ export function pageRoutes() {
         const joined =
           form === "accept"
             ? await acceptWithPassword(c, token, credentials.value)
-            : await redeemInvite(c.env, token, credentials.value).then((user) => ({ role: user.role, email: user.email, tenantName: undefined }));
+            : await redeemInvite(c.env, token, credentials.value).then((user) => ({ role: user.role, email: user.email, redirectUrl: user.redirectUrl, tenantName: undefined }));
         const tenantName = joined.tenantName ?? (await previewInvite(c.env, token).then((p) => p.tenantName).catch(() => ""));
         return render(
           c,
@@ -160,7 +160,8 @@ export function pageRoutes() {
             locale,
             title: copy.joinedTitle(tenantName),
             body: copy.joinedBody(roleLabel(locale, joined.role), joined.email),
-            link: { href: loadConfig(c.env).mail.appUrl, label: copy.continue },
+            // The invite's redirectUrl (an origin the tenant allowed, checked at create), else APP_URL.
+            link: { href: joined.redirectUrl ?? loadConfig(c.env).mail.appUrl, label: copy.continue },
           }),
         );
       } catch (error) {

@@ -18,5 +18,7 @@ button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #f5a6
 .field-error{display:block;color:#b3261e;font-weight:600}
 .notice{padding:.75rem 1rem;background:#eef2fb;border-radius:.3rem}
 .mail{border-top:1px solid #ddd;padding:1rem 0}
+.metadata dt{font-weight:600}
+.metadata dd{margin:0 0 .5rem}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f6f6;padding:.5rem;border-radius:.25rem}
 `.trim();

@@ -10,6 +10,8 @@ export interface RateLimitPolicy {
   name: string;
   limit: number;
   windowMs: number;
+  /** slots this request spends (default 1) */
+  cost?: number;
   /**
    * The window's name inside the key's object, when one object keeps several windows of this policy
    * (`${name}@${bucket}`, e.g. one per client network in an email's object). Windows of one policy
@@ -42,6 +44,7 @@ const ruleOf = (policy: RateLimitPolicy): LimitRule => ({
   policy: policy.bucket === undefined ? policy.name : `${policy.name}@${policy.bucket}`,
   limit: policy.limit,
   windowMs: policy.windowMs,
+  ...(policy.cost === undefined ? {} : { cost: policy.cost }),
   ...(policy.bucket === undefined ? {} : { family: policy.name }),
   ...(policy.record === false ? { record: false } : {}),
 });

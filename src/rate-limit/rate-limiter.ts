@@ -21,6 +21,8 @@ export interface LimitRule {
   policy: string;
   limit: number;
   windowMs: number;
+  /** entries this call records (default 1): a request that counts as several, e.g. a bulk create */
+  cost?: number;
   /**
    * Set when `policy` is one of several windows named `${family}@…` (one per client network, say):
    * every window of the family is pruned, so those no caller comes back to do not pile up.
@@ -165,11 +167,11 @@ export class RateLimiter extends DurableObject<Env> {
       if (rule.family !== undefined) this.sql.exec("DELETE FROM hits WHERE policy >= ? AND policy < ? AND at <= ?", `${rule.family}@`, `${rule.family}A`, now - rule.windowMs);
       return this.count(rule.policy, rule.windowMs, now);
     });
-    const allowed = counted.every((row, i) => row.count < rules[i]!.limit);
+    const allowed = counted.every((row, i) => row.count + (rules[i]!.cost ?? 1) <= rules[i]!.limit);
     if (allowed) {
       for (const rule of rules) {
         if (rule.record === false) continue;
-        this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", rule.policy, now);
+        for (let n = 0; n < (rule.cost ?? 1); n++) this.sql.exec("INSERT INTO hits (policy, at) VALUES (?, ?)", rule.policy, now);
         this.rememberWindow(rule.policy, rule.windowMs);
         this.scheduleAlarm(now + rule.windowMs);
       }
@@ -216,17 +218,20 @@ export class RateLimiter extends DurableObject<Env> {
   }
 }
 
-/** The entries a successful take() recorded (check-only rules record none). */
+/** The entries a successful take() recorded (check-only rules record none; a rule of cost n, n). */
 export const recordedEntries = (rules: LimitRule[], result: TakeResult): TakenEntry[] =>
-  result.allowed ? rules.flatMap((rule, i) => (rule.record === false ? [] : [{ policy: rule.policy, at: result.decisions[i]!.recordedAt! }])) : [];
+  result.allowed
+    ? rules.flatMap((rule, i) => (rule.record === false ? [] : Array.from({ length: rule.cost ?? 1 }, () => ({ policy: rule.policy, at: result.decisions[i]!.recordedAt! }))))
+    : [];
 
 /** `row` is the window before this call; `recorded` says whether this call added an entry to it. */
 function decision(rule: LimitRule, row: { count: number; oldest: number | null }, recorded: boolean, now: number): RateLimitDecision {
   const oldest = row.oldest ?? (recorded ? now : null);
+  const cost = rule.cost ?? 1;
   return {
-    allowed: row.count < rule.limit,
+    allowed: row.count + cost <= rule.limit,
     limit: rule.limit,
-    remaining: Math.max(0, rule.limit - row.count - (recorded ? 1 : 0)),
+    remaining: Math.max(0, rule.limit - row.count - (recorded ? cost : 0)),
     resetSeconds: oldest === null ? 0 : Math.max(1, Math.ceil((oldest + rule.windowMs - now) / 1000)),
     recordedAt: recorded ? now : null,
   };

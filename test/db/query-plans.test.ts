@@ -79,6 +79,41 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     expect((await send("GET", `/api/v1/tenants/${signup.body.tenantId}`, { token })).status).toBe(200);
     expect((await send("DELETE", "/api/v1/users/me", { token: switched.body.accessToken })).status).toBe(204);
     expect((await send("DELETE", `/api/v1/users/${registered.body.id}`, { token })).status).toBe(204);
+    // Links and policies: tenant settings, link options, bulk create, cursor pages (both directions), a
+    // Developer's own invites under Members, a multi-use link redeemed.
+    expect((await send("GET", "/api/v1/tenants/current", { token })).status).toBe(200);
+    expect((await send("PATCH", "/api/v1/tenants/current", { token, body: { invitePolicy: "Members", redirectOrigins: ["https://app.plans.test"] } })).status).toBe(200);
+    const bulk = await send("POST", "/api/v1/invites/bulk", {
+      token,
+      body: { invites: [{ email: uniqueEmail("bulk") }, { maxUses: 5, allowedDomains: ["example.test"], redirectUrl: "https://app.plans.test/x", publicMetadata: { a: 1 } }] },
+    });
+    expect(bulk.status).toBe(201);
+    expect((await send("POST", "/api/v1/invites/bulk", { token, body: { invites: [{ email: uniqueEmail("again") }, { redirectUrl: "https://elsewhere.test/" }] } })).status).toBe(400);
+    expect((await send("POST", `/api/v1/invites/${bulk.body.items[1].token}/register`, { body: { email: uniqueEmail("link"), password: PASSWORD } })).status).toBe(201);
+    for (const CpOrd of INVITE_SORT_FIELDS) {
+      for (const TpOrd of ["Asc", "Desc"]) {
+        const page = await send("GET", `/api/v1/invites?CpOrd=${CpOrd}&TpOrd=${TpOrd}&Qt=1`, { token });
+        expect(page.status).toBe(200);
+        const next = await send("GET", `/api/v1/invites?Qt=1&starting_after=${page.body.nextCursor}`, { token });
+        expect(next.status).toBe(200);
+        expect(next.body.prevCursor).toEqual(expect.any(String));
+        expect((await send("GET", `/api/v1/invites?Qt=1&ending_before=${next.body.prevCursor}`, { token })).status).toBe(200);
+      }
+    }
+    for (const CpOrd of USER_SORT_FIELDS) {
+      const page = await send("GET", `/api/v1/users?CpOrd=${CpOrd}&Qt=1`, { token });
+      expect((await send("GET", `/api/v1/users?Qt=1&starting_after=${page.body.nextCursor}`, { token })).status).toBe(200);
+    }
+    const developerInvite = await send("POST", "/api/v1/invites", { token, body: { role: "Developer" } });
+    const developerEmail = uniqueEmail("plans-dev");
+    expect((await send("POST", `/api/v1/invites/${developerInvite.body.token}/register`, { body: { email: developerEmail, password: PASSWORD } })).status).toBe(201);
+    const developer = (await send("POST", "/api/v1/auth/login", { body: { email: developerEmail, password: PASSWORD } })).body.accessToken as string;
+    const own = await send("POST", "/api/v1/invites", { token: developer, body: { role: "Viewer", email: uniqueEmail("own") } });
+    expect(own.status).toBe(201);
+    expect((await send("GET", "/api/v1/invites?Status=Pending", { token: developer })).status).toBe(200);
+    expect((await send("GET", `/api/v1/invites/${own.body.id}`, { token: developer })).status).toBe(200);
+    expect((await send("POST", `/api/v1/invites/${own.body.id}/resend`, { token: developer })).status).toBe(429);
+    expect((await send("DELETE", `/api/v1/invites/${own.body.id}`, { token: developer })).status).toBe(204);
     await purgeExpired(captured, Date.now());
 
     const distinct = [...new Map(statements.map((statement) => [statement.sql, statement])).values()];

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { userActor } from "../../src/events/catalogue";
 import { eventStatements } from "../../src/events/record";
 import { purgeExpired } from "../../src/features/maintenance/service";
-import { encodeCursor } from "../../src/http/cursor";
+import { idCursor } from "../../src/http/cursor";
 import { call, expectError, newMember, newTenant, type Session } from "../helpers";
 import { createWebhook, eventRows } from "../webhook-helpers";
 
@@ -119,8 +119,15 @@ describe("GET /api/v1/events", () => {
       expectError(await listEvents(owner, `?starting_after=${cursor}`), 400, "INVALID_CURSOR");
       expectError(await listEvents(owner, `?ending_before=${cursor}`), 400, "INVALID_CURSOR");
     }
-    const valid = encodeCursor(crypto.randomUUID());
+    const valid = idCursor(crypto.randomUUID());
     expect((await listEvents(owner, `?starting_after=${valid}`)).status).toBe(200);
+    // One codec for every list (src/http/pagination.ts): cursors issued before it (`{v:1,id}`) still work;
+    // a cursor of another ordering (GET /invites?CpOrd=createdAt, or ascending) is not one of these lists'.
+    const b64url = (value: unknown) => btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    expect((await listEvents(owner, `?starting_after=${b64url({ v: 1, id: crypto.randomUUID() })}`)).status).toBe(200);
+    for (const foreign of [{ v: 1, s: "createdAt", d: "desc", k: 1, id: crypto.randomUUID() }, { v: 1, s: "id", d: "asc", id: crypto.randomUUID() }]) {
+      expectError(await listEvents(owner, `?starting_after=${b64url(foreign)}`), 400, "INVALID_CURSOR");
+    }
     expectError(await listEvents(owner, `?starting_after=${valid}&ending_before=${valid}`), 400, "VALIDATION_ERROR");
     expectError(await listEvents(owner, "?Qt=0"), 400, "VALIDATION_ERROR");
     expectError(await listEvents(owner, "?Qt=101"), 400, "VALIDATION_ERROR");

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { call, createInvite, expectError, newMember, newTenant, randomIp, register, uniqueEmail, type Session } from "../helpers";
 
 const DAY = 24 * 60 * 60 * 1000;
-const PREVIEW_FIELDS = ["tenantName", "targetRole", "expiresAt", "status", "email"];
+const PREVIEW_FIELDS = ["tenantName", "targetRole", "expiresAt", "status", "email", "allowedDomains", "redirectUrl", "publicMetadata"];
 
 /** Moves an invite's expiry instead of waiting for it. */
 async function setExpiry(inviteId: string, expiresAt: number) {
@@ -74,7 +74,7 @@ describe("GET /api/v1/invites/{id} (admin view)", () => {
 });
 
 describe("GET /api/v1/invites/{token} (public preview)", () => {
-  it("200 with exactly {tenantName, targetRole, expiresAt, status, email (masked)}: never the token or tenantId", async () => {
+  it("200 with exactly {tenantName, targetRole, expiresAt, status, email (masked), allowedDomains, redirectUrl, publicMetadata}: never the token or tenantId", async () => {
     const owner = await newTenant("Initech");
     const created = await createInvite(owner.token, { role: "Admin", email: "Bob.Smith@Initech.test", validityDays: 3 });
     const response = await preview(created.token);
@@ -86,6 +86,9 @@ describe("GET /api/v1/invites/{token} (public preview)", () => {
       expiresAt: created.expiresAt,
       status: "Pending",
       email: "b***@initech.test",
+      allowedDomains: null,
+      redirectUrl: null,
+      publicMetadata: null,
     });
     expect(response.text).not.toContain(created.token);
     expect(response.text).not.toContain(owner.tenantId);

@@ -92,7 +92,7 @@ describe("GET /api/v1/invites", () => {
     expect(last.body.total).toBe(12);
     expect(last.body.items.map((i: any) => i.id)).toEqual(created.slice(0, 2).reverse().map((i) => i.id));
     const beyond = await call("GET", "/api/v1/invites?Qt=5&Pg=9", { token: owner.token });
-    expect(beyond.body).toEqual({ total: 12, items: [] });
+    expect(beyond.body).toEqual({ total: 12, items: [], nextCursor: null, prevCursor: null });
     const byDefault = await call("GET", "/api/v1/invites", { token: owner.token });
     expect(byDefault.body.items).toHaveLength(10);
     expect(byDefault.body.items[0].token).toBe(created[11]!.token);
@@ -177,7 +177,8 @@ describe("POST /api/v1/invites/{token}/register", () => {
     const email = uniqueEmail("New.Person");
     const response = await register(invite.token, email.toUpperCase());
     expect(response.status, response.text).toBe(201);
-    expect(Object.keys(response.body)).toEqual(["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt"]);
+    // the seed's User fields, then where the invitee goes next (§2.9 redirectUrl)
+    expect(Object.keys(response.body)).toEqual(["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt", "redirectUrl"]);
     expect(response.body).toMatchObject({ tenantId: owner.tenantId, email: email.toLowerCase(), status: "Active", role: "Viewer" });
     const row = await env.DB.prepare("SELECT used_at, used_by FROM invites WHERE id = ?").bind(invite.id).first<{ used_at: number; used_by: string }>();
     expect(row?.used_by).toBe(response.body.id);

@@ -35,7 +35,7 @@ describe("must show: an Owner of A joins B, works there with the invite's role, 
 
     const accepted = await accept(a.token, invite.token);
     expect(accepted.status, accepted.text).toBe(201);
-    expect(Object.keys(accepted.body)).toEqual(["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt"]);
+    expect(Object.keys(accepted.body)).toEqual(["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt", "redirectUrl"]);
     expect(accepted.body).toMatchObject({ id: a.userId, tenantId: b.tenantId, email: a.email, status: "Active", role: "Admin" });
     expect((await call("GET", `/api/v1/invites/${invite.id}`, { token: b.token })).body).toMatchObject({ status: "Used" });
 
@@ -214,7 +214,9 @@ describe("POST /api/v1/invites/{token}/accept", () => {
     const invite = await createInvite(owner.token, { role: "Viewer" });
     const accepted = await accept(joiner.token, invite.token);
     const list = await call("GET", "/api/v1/users?Role=Viewer", { token: owner.token });
-    expect(list.body).toEqual({ total: 1, items: [accepted.body] });
+    const { redirectUrl, ...member } = accepted.body;
+    expect(redirectUrl).toBeNull();
+    expect(list.body).toEqual({ total: 1, items: [member], nextCursor: null, prevCursor: null });
     expect((await inviteRow(invite.id))!.used_by).toBe(joiner.userId);
   });
 });

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { USER_SORT_FIELDS, userListStatements } from "../../src/features/users/service";
+import { app } from "../../src/app";
+import { USER_SORT_FIELDS } from "../../src/features/users/service";
+import { envWith, headers, observedD1, ORIGIN } from "../d1-spy";
 import { call, createInvite, expectError, login, newMember, newTenant, PASSWORD, type Session } from "../helpers";
 
 const USER_KEYS = ["id", "tenantId", "email", "status", "role", "createdAt", "updatedAt"];
@@ -64,7 +66,7 @@ describe("GET /api/v1/users", () => {
     for (const caller of [owner, admin]) {
       const response = await listUsers(caller.token);
       expect(response.status, response.text).toBe(200);
-      expect(Object.keys(response.body)).toEqual(["total", "items"]);
+      expect(Object.keys(response.body)).toEqual(["total", "items", "nextCursor", "prevCursor"]);
       expect(response.body.total).toBe(5);
       expect(response.body.items.map((u: { id: string }) => u.id)).toEqual([viewer.userId, dev2.userId, dev1.userId, admin.userId, owner.userId]);
       for (const item of response.body.items) {
@@ -87,7 +89,7 @@ describe("GET /api/v1/users", () => {
     expect(page1.body.items.map((u: { id: string }) => u.id)).toEqual([owner.userId, admin.userId]);
     expect((await listUsers(owner.token, "?Qt=2&Pg=2&TpOrd=asc")).body.items.map((u: { id: string }) => u.id)).toEqual([dev1.userId, dev2.userId]);
     expect((await listUsers(owner.token, "?Qt=2&Pg=3&TpOrd=ASC")).body.items.map((u: { id: string }) => u.id)).toEqual([viewer.userId]);
-    expect((await listUsers(owner.token, "?Qt=2&Pg=9")).body).toEqual({ total: 5, items: [] });
+    expect((await listUsers(owner.token, "?Qt=2&Pg=9")).body).toEqual({ total: 5, items: [], nextCursor: null, prevCursor: null });
   });
 
   it("sorts by each whitelisted field, case-insensitively, ties broken by id", async () => {
@@ -137,17 +139,48 @@ describe("GET /api/v1/users", () => {
     expectError(await listUsers(owner.token, query), 400, code);
   });
 
-  it("every sort runs on an index that starts with tenant_id, without a temporary sort", async () => {
+  it("every sort, by Pg and by cursor, runs on an index that starts with tenant_id, without a temporary sort", async () => {
+    const owner = await newTenant();
+    for (let i = 0; i < 3; i++) await newMember(owner, i % 2 ? "Viewer" : "Developer");
     for (const sortField of USER_SORT_FIELDS) {
-      for (const direction of ["asc", "desc"] as const) {
-        const [, pageQuery] = userListStatements(env, "t", { page: 1, perPage: 10, sortField, direction });
-        const { sql, params } = pageQuery.toSQL();
-        const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
-        const details = plan.results.map((row) => row.detail).join(" | ");
-        expect(details, `${sortField} ${direction}`).toMatch(/USING (COVERING )?INDEX (memberships_tenant_\w+|sqlite_autoindex_memberships_1) \(tenant_id=\?\)/);
-        expect(details, `${sortField} ${direction}`).not.toMatch(/TEMP B-TREE/);
+      for (const direction of ["Asc", "Desc"] as const) {
+        const first = await listUsers(owner.token, `?Qt=2&CpOrd=${sortField}&TpOrd=${direction}`);
+        expect(first.body.nextCursor, sortField).toEqual(expect.any(String));
+        for (const query of [`Qt=2&CpOrd=${sortField}&TpOrd=${direction}&Pg=2`, `Qt=2&starting_after=${first.body.nextCursor}`, `Qt=2&ending_before=${first.body.nextCursor}`]) {
+          const { db, log } = observedD1();
+          const response = await app.request(`${ORIGIN}/api/v1/users?${query}`, { headers: headers({ Authorization: `Bearer ${owner.token}` }) }, envWith({ DB: db }));
+          expect(response.status, query).toBe(200);
+          const statements = [...log.plain, ...log.sessions.flatMap((session) => session.sql)].filter((sql) => /^select "tenant_id", "account_id"/i.test(sql));
+          expect(statements.length, query).toBeGreaterThan(0);
+          for (const sql of statements) {
+            const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+              .bind(...Array.from({ length: sql.split("?").length - 1 }, () => owner.tenantId))
+              .all<{ detail: string }>();
+            const details = plan.results.map((row) => row.detail).join(" | ");
+            expect(details, `${query}: ${sql}`).toMatch(/USING (COVERING )?INDEX (memberships_tenant_\w+|sqlite_autoindex_memberships_1) \(tenant_id=\?/);
+            expect(details, `${query}: ${sql}`).not.toMatch(/TEMP B-TREE/);
+          }
+        }
       }
     }
+  });
+
+  it("cursor pages walk the same order as Pg pages", async () => {
+    const owner = await newTenant();
+    for (let i = 0; i < 4; i++) await newMember(owner, i % 2 ? "Viewer" : "Developer");
+    for (const sortField of USER_SORT_FIELDS) {
+      const all = (await listUsers(owner.token, `?Qt=100&CpOrd=${sortField}&TpOrd=Asc`)).body.items.map((item: { id: string }) => item.id);
+      const walked: string[] = [];
+      let page = await listUsers(owner.token, `?Qt=2&CpOrd=${sortField}&TpOrd=Asc`);
+      walked.push(...page.body.items.map((item: { id: string }) => item.id));
+      while (page.body.nextCursor) {
+        page = await listUsers(owner.token, `?Qt=2&starting_after=${page.body.nextCursor}`);
+        expect(page.body.total).toBe(5);
+        walked.push(...page.body.items.map((item: { id: string }) => item.id));
+      }
+      expect(walked, sortField).toEqual(all);
+    }
+    expectError(await listUsers(owner.token, "?starting_after=bm9wZQ"), 400, "INVALID_CURSOR");
   });
 });
 

@@ -105,6 +105,34 @@ describe("authority freshness: writes check authority inside the write", () => {
   });
 });
 
+describe("authority freshness under invitePolicy Members (issue 15)", () => {
+  it("a Developer's creates and bulks racing the Owner's switch back to AdminsOnly: every 201 has its rows, none succeeds after", async () => {
+    const owner = await newTenant("fresh-policy");
+    const developer = await newMember(owner, "Developer");
+    expect((await call("PATCH", "/api/v1/tenants/current", { token: owner.token, body: { invitePolicy: "Members" } })).status).toBe(200);
+    const creates = Array.from({ length: 12 }, (_, i) =>
+      i % 3 ? call("POST", "/api/v1/invites", { token: developer.token, body: { role: "Viewer" } }) : call("POST", "/api/v1/invites/bulk", { token: developer.token, body: { invites: [{}, {}] } }),
+    );
+    const switched = call("PATCH", "/api/v1/tenants/current", { token: owner.token, body: { invitePolicy: "AdminsOnly" } });
+    const results = await Promise.all(creates);
+    expect((await switched).status).toBe(200);
+    for (const result of results) expect([201, 403], result.text).toContain(result.status);
+    const created = results.filter((r) => r.status === 201).flatMap((r) => (r.body.items ?? [r.body]).map((item: { id: string }) => item.id)).sort();
+    expect((await invitesBy(owner.tenantId, developer.userId)).sort()).toEqual(created);
+    expectError(await call("POST", "/api/v1/invites", { token: developer.token, body: {} }), 403, "FORBIDDEN");
+    expectError(await call("GET", "/api/v1/invites", { token: developer.token }), 403, "FORBIDDEN");
+  });
+
+  it("a Viewer's invalid bulk body or cursor is 403, not 400", async () => {
+    const owner = await newTenant("fresh-order-links");
+    const viewer = await newMember(owner, "Viewer");
+    expectError(await call("POST", "/api/v1/invites/bulk", { token: viewer.token, body: { invites: [{ validityDays: 99 }] } }), 403, "FORBIDDEN");
+    expectError(await call("GET", "/api/v1/invites?starting_after=nope", { token: viewer.token }), 403, "FORBIDDEN");
+    expectError(await call("GET", "/api/v1/users?ending_before=nope", { token: viewer.token }), 403, "FORBIDDEN");
+    expectError(await call("GET", "/api/v1/invites?starting_after=nope", { token: owner.token }), 400, "INVALID_CURSOR");
+  });
+});
+
 describe("authority still comes before input errors on the one-round-trip routes", () => {
   it("a Viewer's invalid list query or create body is 403, an unknown token's 401, not 400/415", async () => {
     const owner = await newTenant("fresh-order");

@@ -28,6 +28,17 @@ describe("guarantee: no secret in any event or webhook body", () => {
     await call("PATCH", `/api/v1/users/${outsider.userId}`, { token: owner.token, body: { status: "Active" } });
     expect((await call("DELETE", `/api/v1/users/${outsider.userId}`, { token: owner.token })).status).toBe(204);
     expect((await call("DELETE", "/api/v1/users/me", { token: member.token })).status).toBe(204);
+    // links and policies: tenant settings, a bulk create (an event per invite), a multi-use link redeemed twice
+    expect((await call("PATCH", "/api/v1/tenants/current", { token: owner.token, body: { invitePolicy: "Members", redirectOrigins: ["https://app.payloads.test"] } })).status).toBe(200);
+    const bulk = await call("POST", "/api/v1/invites/bulk", {
+      token: owner.token,
+      body: { invites: [{ email: `bulk-${crypto.randomUUID()}@example.test` }, { maxUses: 3, allowedDomains: ["example.test"], redirectUrl: "https://app.payloads.test/in" }] },
+    });
+    expect(bulk.status, bulk.text).toBe(201);
+    for (let i = 0; i < 2; i++) {
+      const redeemed = await call("POST", `/api/v1/invites/${bulk.body.items[1].token}/register`, { body: { email: `link-${crypto.randomUUID()}@example.test`, password: PASSWORD } });
+      expect(redeemed.status, redeemed.text).toBe(201);
+    }
     const other = await createWebhook(owner, { url: "https://hooks.example.com/other?token=receiver-own-credential" });
     await call("DELETE", `/api/v1/webhooks/${other.id}`, { token: owner.token });
 
@@ -68,6 +79,8 @@ describe("guarantee: no secret in any event or webhook body", () => {
       joinable.token,
       bound.token,
       renewed.body.token,
+      bulk.body.items[0].token,
+      bulk.body.items[1].token,
       hook.secret,
       rotated.body.secret,
       other.secret,

@@ -154,3 +154,35 @@ describe("POST /invite/{token} (the create-account form)", () => {
     expect((await inviteState(owner, invite.id)).status).toBe("Pending");
   });
 });
+
+describe("hosted page and links (§2.9)", () => {
+  it("a link's page shows its domains and publicMetadata (escaped, never privateMetadata); success links to its redirectUrl", async () => {
+    const owner = await newTenant("page-link");
+    expect((await call("PATCH", "/api/v1/tenants/current", { token: owner.token, body: { redirectOrigins: ["https://app.initech.test"] } })).status).toBe(200);
+    const link = await createInvite(owner.token, {
+      maxUses: 3,
+      allowedDomains: ["example.test"],
+      redirectUrl: "https://app.initech.test/welcome?team=design&x=<b>",
+      publicMetadata: { team: "<script>alert(1)</script>", seats: 3 },
+      privateMetadata: { costCenter: "CC-SECRET-42" },
+    });
+    const page = await call("GET", `/invite/${link.token}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("This invitation is for email addresses at example.test.");
+    expect(page.text).toContain("<dt>team</dt><dd>&lt;script&gt;alert(1)&lt;/script&gt;</dd>");
+    expect(page.text).toContain("<dt>seats</dt><dd>3</dd>");
+    expect(page.text).not.toMatch(/<script/i);
+    expect(page.text).not.toContain("CC-SECRET-42");
+
+    const email = uniqueEmail("linkuser");
+    const joined = await postForm(link.token, { intent: "register", email, password: PASSWORD });
+    expect(joined.status, joined.text).toBe(200);
+    expect(joined.text).toContain('href="https://app.initech.test/welcome?team=design&amp;x=&lt;b&gt;"');
+    // one use of three taken: the page still offers the forms
+    expect((await call("GET", `/invite/${link.token}`)).text).toContain(`<form method="post" action="/invite/${link.token}"`);
+    // another domain: the API's 409, as a sentence next to the form
+    const refused = await postForm(link.token, { intent: "register", email: `someone-${crypto.randomUUID()}@elsewhere.test`, password: PASSWORD });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain("example.test");
+  });
+});

@@ -3,7 +3,7 @@ import { asStatement, database, fromColumns } from "../../db/client";
 import { userActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
 import { invites, tenants, type InviteRole, type InviteRow, type Role } from "../../db/schema";
-import type { Env } from "../../env";
+import { loadConfig, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
 import { authorityQuery, type Authorize } from "../../http/authenticate";
 import type { VerifiedAccessToken } from "../../security/jwt";
@@ -21,7 +21,10 @@ import {
   CREATOR_STILL_GRANTS,
   inviteKeyring,
   inviteStatus,
+  managesAllInvites,
   queuedDelivery,
+  withoutPrivateMetadataFor,
+  quotaExceeded,
   toInviteView,
   type CreatedInviteView,
   type InviteStatus,
@@ -52,6 +55,9 @@ export interface InvitePreview {
   expiresAt: string;
   status: InviteStatus;
   email: string | null;
+  allowedDomains: string[] | null;
+  redirectUrl: string | null;
+  publicMetadata: Record<string, unknown> | null;
 }
 
 /** Read-only on purpose: a mail scanner that opens the link must not change anything. */
@@ -71,6 +77,9 @@ export async function previewInvite(env: Env, token: string): Promise<InvitePrev
     expiresAt: iso(row.invite.expiresAt),
     status: inviteStatus(row.invite, Date.now()),
     email: row.invite.email === null ? null : maskEmail(row.invite.email),
+    allowedDomains: row.invite.allowedDomains,
+    redirectUrl: row.invite.redirectUrl,
+    publicMetadata: row.invite.publicMetadata,
   };
 }
 
@@ -98,9 +107,12 @@ export async function getInvite(env: Env, claims: VerifiedAccessToken, id: strin
     db.select().from(invites).where(and(eq(invites.id, id), eq(invites.tenantId, claims.tenantId))).limit(1),
   ]);
   const caller = authorize(authority);
-  if (!invite) throw inviteNotFound();
-  return toInviteView(env, invite, caller.role);
+  // A Developer (invitePolicy Members) sees only the invites they created: another's is unknown to them.
+  if (!invite || !mayManage(caller, invite)) throw inviteNotFound();
+  return withoutPrivateMetadataFor(caller.role, await toInviteView(env, invite, caller.role));
 }
+
+const mayManage = (caller: Caller, invite: InviteRow) => managesAllInvites(caller) || invite.createdBy === caller.userId;
 
 /**
  * Revoking or renewing an Admin invite is granting or withdrawing Admin, which only an Owner may do:
@@ -119,6 +131,7 @@ function assertMayManage(callerRole: Role, invite: InviteRow): void {
  */
 export async function revokeInvite(env: Env, caller: Caller, id: string): Promise<void> {
   const invite = await requireTenantInvite(env, caller.tenantId, id);
+  if (!mayManage(caller, invite)) throw inviteNotFound();
   assertMayManage(caller.role, invite);
   const now = Date.now();
   const update = database(env.DB)
@@ -171,6 +184,7 @@ export async function renewInvite(env: Env, caller: Caller, id: string, renewal:
   const now = Date.now();
   const locale = renewal.locale ?? (invite.locale as Locale);
   const mailJobId = invite.email !== null && renewal.notify !== false ? newId() : null;
+  const quota = loadConfig(env).maxPendingInvitesPerTenant;
   const db = database(env.DB);
   // The old token's mail (if still unsent) is superseded either way: a renewal without a mail shows NotRequested.
   const delivery = mailJobId
@@ -198,6 +212,11 @@ export async function renewInvite(env: Env, caller: Caller, id: string, renewal:
               WHERE other.tenant_id = invites.tenant_id AND other.email = invites.email AND other.id <> invites.id
                 AND other.used_at IS NULL AND other.revoked_at IS NULL AND other.expires_at > ${now}))`,
         sql.raw(CREATOR_STILL_GRANTS("invites")),
+        // Renewing an expired invite makes it Pending again: it needs a free slot of the quota.
+        sql`(invites.expires_at > ${now} OR (SELECT COUNT(*) FROM (
+              SELECT 1 FROM invites AS other
+              WHERE other.tenant_id = invites.tenant_id AND other.used_at IS NULL AND other.revoked_at IS NULL
+                AND other.expires_at > ${now} LIMIT ${quota})) < ${quota})`,
       ),
     )
     .returning();
@@ -227,6 +246,7 @@ export async function renewInvite(env: Env, caller: Caller, id: string, renewal:
   const pendingForEmail = () => conflict("INVITE_PENDING_FOR_EMAIL", "Another pending invite already exists for this email");
   if (current.email !== null && (await otherPendingInviteFor(env, current, now))) throw pendingForEmail();
   if (!(await creatorStillGrants(env, current))) throw authorityLapsed();
+  if (current.expiresAt <= now) throw quotaExceeded(quota);
   // The competing invite stopped being pending after our UPDATE; it was pending when we tried.
   throw pendingForEmail();
 }
@@ -258,6 +278,7 @@ export const RESEND_INTERVAL_MS = 60 * 1000;
  */
 export async function resendInvite(env: Env, caller: Caller, id: string, locale?: Locale): Promise<InviteView> {
   const invite = await requireTenantInvite(env, caller.tenantId, id);
+  if (!mayManage(caller, invite)) throw inviteNotFound();
   assertMayManage(caller.role, invite);
   const now = Date.now();
   const notPending = () => conflict("INVITE_NOT_PENDING", `Only a pending invite can be resent; this one is ${inviteStatus(invite, now)}`);
@@ -301,7 +322,7 @@ export async function resendInvite(env: Env, caller: Caller, id: string, locale?
   const raw = updated?.results[0] as Record<string, unknown> | undefined;
   if (raw) {
     await handOver(env, [mailJobId]);
-    return toInviteView(env, fromColumns(invites, raw), caller.role, now);
+    return withoutPrivateMetadataFor(caller.role, await toInviteView(env, fromColumns(invites, raw), caller.role, now));
   }
 
   const current = await findTenantInvite(env, caller.tenantId, invite.id);

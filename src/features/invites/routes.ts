@@ -1,20 +1,20 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import * as z from "../../lib/zod";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { INVITE_DELIVERY_STATUSES, INVITE_ROLES } from "../../db/schema";
 import { LOCALES } from "../../lib/locale";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred, readAuthority } from "../../http/authenticate";
+import { authenticate, authorize, deferAuthority, deferred, ownerOrAdmin, readAuthority, requireRole, type AuthorityRow } from "../../http/authenticate";
 import { ApiError } from "../../http/errors";
 import { emailSchema, passwordSchema } from "../../http/fields";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
-import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
+import { cursorPageSchema, cursorQueryFields, enumFilter, pageQuerySchema, resolvePage } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
-import { optionalJsonBody, requireJsonBody, validationHook } from "../../http/validation";
-import { giveBackAll, HOUR_MS, limit, limitPerClient } from "../../rate-limit/middleware";
+import { fieldErrors, optionalJsonBody, requireJsonBody, validationHook } from "../../http/validation";
+import { giveBackAll, HOUR_MS, limit, limitPerClient, type Spent } from "../../rate-limit/middleware";
 import { getInvite, inviteKeyShape, inviteNotFound, previewInvite, renewInvite, resendInvite, revokeInvite } from "./lifecycle";
-import { acceptInvite, createInvite, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, redeemInvite } from "./service";
+import { acceptInvite, assertInvitePolicy, createInvite, createInvites, INVITE_CURSOR_KEYS, INVITE_SORT_FIELDS, INVITE_STATUSES, listInvites, MAX_BULK_INVITES, redeemInvite } from "./service";
 
 const ISO = z.iso.datetime().openapi({ example: "2026-07-10T14:32:00.000Z" });
 
@@ -52,6 +52,15 @@ export const InviteSchema = z
         error: z.string().nullable().openapi({ description: "Why the last attempt failed, readable", example: null }),
       })
       .openapi("InviteDelivery"),
+    uses: z.number().int().openapi({ description: "Redemptions so far", example: 0 }),
+    maxUses: z.number().int().openapi({ description: "Redemptions allowed; the invite is Used once uses = maxUses", example: 1 }),
+    allowedDomains: z.array(z.string()).nullable().openapi({ example: null }),
+    redirectUrl: z.string().nullable().openapi({ example: null }),
+    publicMetadata: z.record(z.string(), z.unknown()).nullable().openapi({ type: "object", additionalProperties: true, example: null }),
+    privateMetadata: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ type: "object", additionalProperties: true, example: null, description: "Owners and Admins only (null for other callers)" }),
   })
   .openapi("Invite");
 
@@ -77,7 +86,30 @@ const validityDaysSchema = z
   .default(7)
   .openapi({ example: 7 });
 
-const CreateInviteSchema = z
+export const MAX_USES = 1000;
+export const MAX_ALLOWED_DOMAINS = 10;
+export const METADATA_MAX_BYTES = 4096;
+
+/** A DNS name of at least two labels (letters, digits, inner hyphens; IDNs in their xn-- form), no wildcard. */
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const domainSchema = z
+  .string()
+  .trim()
+  .max(253, "a domain is at most 253 characters")
+  .transform((value) => value.toLowerCase())
+  .refine((value) => DOMAIN.test(value), { message: "must be a domain such as acme.com (no wildcards, no @, no scheme)" })
+  .openapi({ type: "string", example: "acme.com" });
+
+const metadataSchema = (name: string) =>
+  z
+    .record(z.string(), z.unknown(), `${name} must be a JSON object`)
+    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).byteLength <= METADATA_MAX_BYTES, {
+      message: `${name} must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+    })
+    .openapi({ type: "object", additionalProperties: true, example: { team: "platform" } });
+
+export const CreateInviteSchema = z
   .object({
     validityDays: validityDaysSchema,
     role: z
@@ -87,6 +119,35 @@ const CreateInviteSchema = z
     email: emailSchema.optional().openapi({ description: "Bind the invite to this email (case-insensitive); the link is mailed to it" }),
     notify: notifySchema,
     locale: localeSchema,
+    maxUses: z
+      .number("maxUses must be an integer")
+      .int("maxUses must be an integer")
+      .min(1, `maxUses must be between 1 and ${MAX_USES}`)
+      .max(MAX_USES, `maxUses must be between 1 and ${MAX_USES}`)
+      .default(1)
+      .openapi({ description: "How many people may redeem this link (a multi-use link cannot be bound to an email)", example: 1 }),
+    allowedDomains: z
+      .array(domainSchema, "allowedDomains must be an array of domains")
+      .min(1, "allowedDomains must list at least one domain (omit it to allow any)")
+      .max(MAX_ALLOWED_DOMAINS, `allowedDomains lists at most ${MAX_ALLOWED_DOMAINS} domains`)
+      .transform((domains) => [...new Set(domains)])
+      .optional()
+      .openapi({ description: "Only emails at one of these domains (exact match, lower-cased) may redeem; not with `email`", example: ["acme.com"] }),
+    redirectUrl: z
+      .url({ protocol: /^https?$/, message: "redirectUrl must be an absolute http(s) URL" })
+      .max(2048, "redirectUrl must be at most 2048 characters")
+      .optional()
+      .openapi({ description: "Where the invitee goes after redeeming; its origin must be one of the tenant's redirectOrigins (else 400 REDIRECT_NOT_ALLOWED)", example: "https://app.initech.test/welcome" }),
+    publicMetadata: metadataSchema("publicMetadata").optional().openapi({ description: `Shown in the public preview and copied onto the membership; a JSON object of at most ${METADATA_MAX_BYTES} bytes` }),
+    privateMetadata: metadataSchema("privateMetadata").optional().openapi({ description: `Shown to Owners and Admins only; a JSON object of at most ${METADATA_MAX_BYTES} bytes` }),
+  })
+  .superRefine((body, ctx) => {
+    if (body.email !== undefined && body.maxUses > 1) {
+      ctx.addIssue({ code: "custom", path: ["maxUses"], message: "an invite bound to an email is single-use: omit maxUses or email" });
+    }
+    if (body.email !== undefined && body.allowedDomains !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["allowedDomains"], message: "give email or allowedDomains, not both" });
+    }
   })
   .openapi("CreateInvite");
 
@@ -97,22 +158,68 @@ const InvitePreviewSchema = z
     expiresAt: ISO,
     status: z.enum(INVITE_STATUSES),
     email: z.string().nullable().openapi({ description: "The bound email, masked", example: "b***@initech.test" }),
+    allowedDomains: z.array(z.string()).nullable().openapi({ description: "Only emails at these domains may redeem", example: null }),
+    redirectUrl: z.string().nullable().openapi({ example: "https://app.initech.test/welcome" }),
+    publicMetadata: z.record(z.string(), z.unknown()).nullable().openapi({ type: "object", additionalProperties: true, example: { team: "platform" } }),
   })
   .openapi("InvitePreview");
+
+/** The seed's User, then where the invitee goes next. */
+const RegisteredUserSchema = UserSchema.extend({
+  redirectUrl: z.string().nullable().openapi({ description: "The invite's redirectUrl (send the browser there), or null", example: "https://app.initech.test/welcome" }),
+}).openapi("RegisteredUser");
 
 const RenewInviteSchema = z.object({ validityDays: validityDaysSchema, notify: notifySchema, locale: localeSchema }).openapi("RenewInvite");
 const ResendInviteSchema = z.object({ locale: localeSchema }).openapi("ResendInvite");
 
 const RegisterSchema = z.object({ email: emailSchema, password: passwordSchema }).openapi("Register");
 
-const InviteListQuery = pageQuerySchema(INVITE_SORT_FIELDS).extend({ Status: enumFilter("Status", INVITE_STATUSES) });
+const InviteListQuery = pageQuerySchema(INVITE_SORT_FIELDS).extend({ Status: enumFilter("Status", INVITE_STATUSES), ...cursorQueryFields });
 
-const InvitePageSchema = z.object({ total: z.number().int(), items: z.array(InviteSchema) }).openapi("InvitePage");
+const InvitePageSchema = cursorPageSchema(InviteSchema, "InvitePage");
 
 
 const inviteIdParams = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid", example: "0197a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b" }),
 });
+
+/**
+ * Create, list, get, resend and revoke: Owners and Admins; Developers too while the tenant's invitePolicy
+ * is "Members" (the service then limits them to the Developer/Viewer invites they created). Viewers never.
+ */
+const requireInvitePolicy: MiddlewareHandler<AppEnv> = async (c, next) => {
+  assertInvitePolicy(c.get("caller"));
+  await next();
+};
+const INVITE_MANAGER_ROLES = ["Owner", "Admin", "Developer"] as const;
+const inviteManagers = [authenticate, requireRole(...INVITE_MANAGER_ROLES), requireInvitePolicy] as const;
+/** The one-round-trip routes: the authority is read in the route's own D1 call, then `authorizeManager`. */
+const inviteManagersDeferred = deferAuthority(...INVITE_MANAGER_ROLES);
+const authorizeManager = (c: Context<AppEnv>) => (row: AuthorityRow | undefined) => {
+  const caller = authorize(c, row);
+  assertInvitePolicy(caller);
+  return caller;
+};
+
+/** A deferred route's refusal path: the caller's authority on its own, with the same policy check. */
+const settleManager = (c: Context<AppEnv>) => async () => {
+  const caller = await readAuthority(c);
+  assertInvitePolicy(caller);
+  return caller;
+};
+
+/** The tenant's invite-create budget: a bulk request spends one slot per invite. Given back if the caller is refused. */
+const spendCreateBudget = (c: Context<AppEnv>, tenantId: string, cost: number) =>
+  limit(c, [{ key: `tenant:${tenantId}`, policies: [{ name: "invite-create", limit: loadConfig(c.env).limits.inviteCreatesPerHour, windowMs: HOUR_MS, cost }] }]);
+
+async function givenBackIfRefused<T>(c: Context<AppEnv>, spent: Spent, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ApiError && [401, 403, 404].includes(error.status)) await giveBackAll(c, spent);
+    throw error;
+  }
+}
 
 const previewLimit = limitPerClient((c) => ({ name: "preview", limit: loadConfig(c.env).limits.previewPerHour, windowMs: HOUR_MS }));
 
@@ -122,7 +229,7 @@ const previewLimit = limitPerClient((c) => ({ name: "preview", limit: loadConfig
  */
 const byInviteKeyShape: MiddlewareHandler<AppEnv> = async (c, next) => {
   const shape = inviteKeyShape(c.req.param("id") ?? "");
-  if (shape === "id") return ownerOrAdminDeferred(c, next);
+  if (shape === "id") return inviteManagersDeferred(c, next);
   if (shape === "token") return previewLimit(c, next);
   throw inviteNotFound();
 };
@@ -133,9 +240,9 @@ const getInviteRoute = createRoute({
   tags: ["Invites"],
   summary: "Get one invite (by id, Admin/Owner) or preview it (by token, public)",
   description:
-    "With an invite id (UUID) and a bearer token of an Owner or Admin: the full invite of the caller's tenant " +
-    "(another tenant's id is 404). With an invite token (`inv_…`) and no credentials: a public, side-effect-free " +
-    "preview `{tenantName, targetRole, expiresAt, status, email (masked)}`, rate-limited per client IP. " +
+    "With an invite id (UUID) and a bearer token of an Owner or Admin (or, under invitePolicy Members, of the Developer who " +
+    "created it): the full invite of the caller's tenant (another tenant's id, or for a Developer another's invite, is 404). With an invite token (`inv_…`) and no credentials: a public, side-effect-free " +
+    "preview `{tenantName, targetRole, expiresAt, status, email (masked), allowedDomains, redirectUrl, publicMetadata}`, rate-limited per client IP. " +
     "Anything else is 404 INVITE_NOT_FOUND.",
   security: [...bearerSecurity, {}],
   middleware: [byInviteKeyShape] as const,
@@ -157,7 +264,7 @@ const revokeInviteRoute = createRoute({
   summary: "Revoke an invite (idempotent)",
   description: "Only an Owner may revoke an Admin-role invite (403 ROLE_NOT_ASSIGNABLE). A used invite is 409 INVITE_NOT_REVOCABLE.",
   security: bearerSecurity,
-  middleware: [...ownerOrAdmin] as const,
+  middleware: [...inviteManagers] as const,
   request: { params: inviteIdParams },
   responses: {
     204: { description: "Revoked (also when it already was)" },
@@ -190,9 +297,12 @@ const resendInviteRoute = createRoute({
   path: "/invites/{id}/resend",
   tags: ["Invites"],
   summary: "Mail the current link of an email-bound invite again",
-  description: "409 INVITE_NOT_PENDING / INVITE_NOT_EMAIL_BOUND; 429 within 60 s of the invite's last accepted mail (create, renew, resend).",
+  description:
+    "Owners and Admins; under invitePolicy Members also the Developer who created the invite (another's is 404). " +
+    "409 INVITE_NOT_PENDING / INVITE_NOT_EMAIL_BOUND (links — multi-use or domain-restricted — have no email: share them by hand); " +
+    "429 within 60 s of the invite's last accepted mail (create, renew, resend).",
   security: bearerSecurity,
-  middleware: [...ownerOrAdmin, optionalJsonBody] as const,
+  middleware: [...inviteManagers, optionalJsonBody] as const,
   request: { params: inviteIdParams, body: { ...jsonBody(ResendInviteSchema), required: false } },
   responses: {
     202: jsonContent(InviteSchema, "Mail queued; `delivery` shows its progress"),
@@ -209,7 +319,7 @@ const createInviteRoute = createRoute({
     "A tenant may create INVITE_CREATE_LIMIT_PER_HOUR invites per sliding hour (default 200), whoever creates them; " +
     "beyond that 429 RATE_LIMITED with Retry-After.",
   security: bearerSecurity,
-  middleware: [ownerOrAdminDeferred, requireJsonBody] as const,
+  middleware: [inviteManagersDeferred, requireJsonBody] as const,
   request: { body: jsonBody(CreateInviteSchema) },
   responses: {
     201: {
@@ -220,13 +330,55 @@ const createInviteRoute = createRoute({
   },
 });
 
+const BulkCreateSchema = z
+  .object({
+    invites: z
+      .array(z.unknown(), "invites must be an array of create bodies")
+      .min(1, "invites must not be empty")
+      .max(MAX_BULK_INVITES, `at most ${MAX_BULK_INVITES} invites per request`)
+      .openapi({ type: "array", items: { $ref: "#/components/schemas/CreateInvite" }, maxItems: MAX_BULK_INVITES }),
+  })
+  .openapi("BulkCreateInvites");
+
+const bulkCreateRoute = createRoute({
+  method: "post",
+  path: "/invites/bulk",
+  tags: ["Invites"],
+  summary: "Create up to 100 invites, all or nothing",
+  description:
+    "Each item is a create body (same rules). All are written in one D1 batch or none is. Refusals name the items: " +
+    "400 (`VALIDATION_ERROR`, or `REDIRECT_NOT_ALLOWED` when that is every item's reason) with `details.items[index].fields`; " +
+    "403 `ROLE_NOT_ASSIGNABLE` with `details.items[index].code`; 409 with `details.items[index].code` " +
+    "(`INVITE_PENDING_FOR_EMAIL` — also for two items with one email — or `INVITE_QUOTA_EXCEEDED`); " +
+    "`details.items` has one entry per item, null for those that were fine. The body may be up to 256 KiB. " +
+    "Every item counts against the tenant's create limit (INVITE_CREATE_LIMIT_PER_HOUR: a bulk of 40 spends 40 slots, " +
+    "429 and nothing written when fewer are left) and against the pending-invite quota. Bound items are mailed as usual " +
+    "(their mail jobs are in the same batch); links are not.",
+  security: bearerSecurity,
+  middleware: [inviteManagersDeferred, requireJsonBody] as const,
+  request: { body: jsonBody(BulkCreateSchema) },
+  responses: {
+    201: jsonContent(z.object({ items: z.array(CreatedInviteSchema) }).openapi("BulkCreatedInvites"), "Every invite, in request order, with its token"),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+  },
+});
+
+/** Each item checked on its own, so a refusal says which item and which field. */
+function parseBulkItems(items: unknown[]) {
+  const parsed = items.map((item) => CreateInviteSchema.safeParse(item));
+  if (parsed.every((result) => result.success)) return parsed.map((result) => result.data!);
+  throw new ApiError(400, "VALIDATION_ERROR", `${parsed.filter((result) => !result.success).length} of ${items.length} invites are invalid; nothing was created`, {
+    items: parsed.map((result) => (result.success ? null : { code: "VALIDATION_ERROR", fields: fieldErrors(result.error) })),
+  });
+}
+
 const listInvitesRoute = createRoute({
   method: "get",
   path: "/invites",
   tags: ["Invites"],
   summary: "List the tenant's invites",
   security: bearerSecurity,
-  middleware: [ownerOrAdminDeferred] as const,
+  middleware: [inviteManagersDeferred] as const,
   request: { query: InviteListQuery },
   responses: {
     200: jsonContent(InvitePageSchema, "A page of invites; `total` counts every match"),
@@ -251,7 +403,7 @@ const registerRoute = createRoute({
   middleware: [redemptionLimit, requireJsonBody] as const,
   request: { params: inviteTokenParams, body: jsonBody(RegisterSchema) },
   responses: {
-    201: jsonContent(UserSchema, "User created with the invite's role"),
+    201: jsonContent(RegisteredUserSchema, "User created with the invite's role"),
     ...errorResponses(400, 404, 409, 413, 415, 429, 503),
   },
 });
@@ -265,13 +417,13 @@ const acceptRoute = createRoute({
     "Adds a membership with the invite's role to the invite's tenant and marks the invite used, atomically: of concurrent " +
     "accepts and registers of one token exactly one wins. 201 the member view in the invite's tenant (switch to it with " +
     "POST /auth/switch-tenant). 409 ALREADY_MEMBER (the invite stays Pending), INVITE_USED, INVITE_EXPIRED, INVITE_REVOKED, " +
-    "EMAIL_MISMATCH (a bound invite and the account's email differ), INVITE_AUTHORITY_LAPSED. Counted with register " +
+    "EMAIL_MISMATCH (a bound invite and the account's email differ), EMAIL_DOMAIN_NOT_ALLOWED, INVITE_AUTHORITY_LAPSED. Counted with register " +
     "against the same per-client limit (429). No body.",
   security: bearerSecurity,
   middleware: [redemptionLimit, authenticate] as const,
   request: { params: inviteTokenParams },
   responses: {
-    201: jsonContent(UserSchema, "Membership created with the invite's role"),
+    201: jsonContent(RegisteredUserSchema, "Membership created with the invite's role, and where to send the browser"),
     ...errorResponses(401, 404, 409, 429, 503),
   },
 });
@@ -279,33 +431,31 @@ const acceptRoute = createRoute({
 export const inviteRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createInviteRoute, async (c) => {
     const { claims } = deferred(c);
-    // Counted per tenant once the request is valid: every Owner and Admin of the tenant share it. The
-    // insert checks the caller's authority; a caller it refuses gives the slot back.
-    const spent = await limit(c, [{ key: `tenant:${claims.tenantId}`, policies: [{ name: "invite-create", limit: loadConfig(c.env).limits.inviteCreatesPerHour, windowMs: HOUR_MS }] }]);
-    let invite;
-    try {
-      invite = await createInvite(c.env, claims, c.req.valid("json"), () => readAuthority(c));
-    } catch (error) {
-      if (error instanceof ApiError && [401, 403, 404].includes(error.status)) await giveBackAll(c, spent);
-      throw error;
-    }
+    // Counted per tenant once the request is valid: every manager of the tenant shares it. The insert
+    // checks the caller's authority (one D1 call); a caller it refuses gives the slot back.
+    const spent = await spendCreateBudget(c, claims.tenantId, 1);
+    const invite = await givenBackIfRefused(c, spent, () => createInvite(c.env, claims, c.req.valid("json"), settleManager(c)));
     c.header("Location", `/api/v1/invites/${invite.id}`);
     return c.json(invite, 201);
+  })
+  .openapi(bulkCreateRoute, async (c) => {
+    const { claims } = deferred(c);
+    const inputs = parseBulkItems(c.req.valid("json").invites);
+    const spent = await spendCreateBudget(c, claims.tenantId, inputs.length);
+    return c.json({ items: await givenBackIfRefused(c, spent, () => createInvites(c.env, claims, inputs, settleManager(c))) }, 201);
   })
   .openapi(listInvitesRoute, async (c) => {
     const query = c.req.valid("query");
     const page = await listInvites(c.env, deferred(c).claims, {
-      page: query.Pg,
       perPage: query.Qt,
-      sortField: resolveSortField(query.CpOrd, INVITE_SORT_FIELDS),
-      direction: query.TpOrd,
+      ...resolvePage({ ...query, rawTpOrd: c.req.query("TpOrd") }, INVITE_CURSOR_KEYS, INVITE_SORT_FIELDS),
       status: query.Status,
-    }, (row) => authorize(c, row));
+    }, authorizeManager(c));
     return c.json(page, 200);
   })
   .openapi(getInviteRoute, async (c) => {
     const key = c.req.valid("param").id;
-    if (inviteKeyShape(key) === "id") return c.json(await getInvite(c.env, deferred(c).claims, key, (row) => authorize(c, row)), 200);
+    if (inviteKeyShape(key) === "id") return c.json(await getInvite(c.env, deferred(c).claims, key, authorizeManager(c)), 200);
     const preview = await previewInvite(c.env, key);
     // Public and keyed by a secret in the URL: no shared cache may keep it.
     c.header("Cache-Control", "no-store");

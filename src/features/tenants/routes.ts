@@ -2,13 +2,15 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import * as z from "../../lib/zod";
 import { loadConfig } from "../../env";
 import type { AppEnv } from "../../http/app-env";
-import { anyMember } from "../../http/authenticate";
+import { INVITE_POLICIES } from "../../db/schema";
+import { anyMember, authenticate, requireRole } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
+import { IsoTimestampSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
-import { emailSchema, passwordSchema } from "../../http/fields";
+import { emailSchema, passwordSchema, redirectOriginSchema } from "../../http/fields";
 import { FORBIDDEN_NAME_CHARACTERS } from "../../lib/names";
 import { HOUR_MS, limitPerClient } from "../../rate-limit/middleware";
-import { createTenant, getTenant } from "./service";
+import { createTenant, getTenant, getTenantSettings, updateTenantSettings } from "./service";
 
 const TenantSignupSchema = z
   .object({
@@ -80,9 +82,66 @@ const getTenantRoute = createRoute({
   },
 });
 
+export const MAX_REDIRECT_ORIGINS = 10;
+
+const TenantSettingsSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().openapi({ example: "Initech" }),
+    invitePolicy: z.enum(INVITE_POLICIES).openapi({
+      description: "AdminsOnly: Owners and Admins invite. Members: Developers also create, list, resend and revoke the Developer/Viewer invites they created",
+    }),
+    redirectOrigins: z.array(z.string()).openapi({ example: ["https://app.initech.test"] }),
+    createdAt: IsoTimestampSchema,
+    updatedAt: IsoTimestampSchema,
+  })
+  .openapi("TenantSettings");
+
+const ChangeTenantSettingsSchema = z
+  .object({
+    invitePolicy: z.enum(INVITE_POLICIES, "invitePolicy must be AdminsOnly or Members").optional(),
+    redirectOrigins: z
+      .array(redirectOriginSchema)
+      .max(MAX_REDIRECT_ORIGINS, `at most ${MAX_REDIRECT_ORIGINS} redirectOrigins`)
+      .transform((origins) => [...new Set(origins)])
+      .optional()
+      .openapi({ description: `Origins (scheme://host[:port]) an invite's redirectUrl may point at: https, or http://localhost for development; at most ${MAX_REDIRECT_ORIGINS}. Replaces the list.` }),
+  })
+  .refine((change) => change.invitePolicy !== undefined || change.redirectOrigins !== undefined, { message: "Give invitePolicy, redirectOrigins or both" })
+  .openapi("ChangeTenantSettings");
+
+const getSettingsRoute = createRoute({
+  method: "get",
+  path: "/tenants/current",
+  tags: ["Tenants"],
+  summary: "The caller's tenant and its settings (any member)",
+  security: bearerSecurity,
+  middleware: [...anyMember] as const,
+  responses: {
+    200: jsonContent(TenantSettingsSchema, "The tenant"),
+    ...errorResponses(401, 404),
+  },
+});
+
+const patchSettingsRoute = createRoute({
+  method: "patch",
+  path: "/tenants/current",
+  tags: ["Tenants"],
+  summary: "Change the tenant's invite policy and redirect origins (Owner)",
+  security: bearerSecurity,
+  middleware: [authenticate, requireRole("Owner"), requireJsonBody] as const,
+  request: { body: jsonBody(ChangeTenantSettingsSchema) },
+  responses: {
+    200: jsonContent(TenantSettingsSchema, "The tenant as changed"),
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+});
+
 export const tenantRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(createTenantRoute, async (c) => {
     const created = await createTenant(c.env, c.req.valid("json"));
     return c.json(created, 201);
   })
+  .openapi(getSettingsRoute, async (c) => c.json(await getTenantSettings(c.env, c.get("caller").tenantId), 200))
+  .openapi(patchSettingsRoute, async (c) => c.json(await updateTenantSettings(c.env, c.get("caller"), c.req.valid("json")), 200))
   .openapi(getTenantRoute, async (c) => c.json(await getTenant(c.env, c.get("caller").tenantId, c.req.valid("param").id), 200));

@@ -1,8 +1,8 @@
-import { count, eq } from "drizzle-orm";
+import { and, count, eq } from "drizzle-orm";
 import { asStatement, database, uniqueViolation } from "../../db/client";
-import { publicActor } from "../../events/catalogue";
+import { publicActor, userActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
-import { accounts, memberships, tenants } from "../../db/schema";
+import { accounts, memberships, tenants, type InvitePolicy, type TenantRow } from "../../db/schema";
 import { passwordPeppers, type Env } from "../../env";
 import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
@@ -160,4 +160,71 @@ export async function renormalizeTenantNames(env: Env, options: { batchSize?: nu
     if (results.length < batchSize) return { updated, conflicts, complete: true };
   }
   return { updated, conflicts, complete: false };
+}
+
+export interface TenantSettingsView {
+  id: string;
+  name: string;
+  invitePolicy: InvitePolicy;
+  redirectOrigins: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const tenantGone = () => notFound("TENANT_NOT_FOUND", "Your tenant no longer exists");
+
+const toSettingsView = (row: TenantRow): TenantSettingsView => ({
+  id: row.id,
+  name: row.name,
+  invitePolicy: row.invitePolicy,
+  redirectOrigins: row.redirectOrigins,
+  createdAt: iso(row.createdAt),
+  updatedAt: iso(row.updatedAt),
+});
+
+/** The tenant's invite policy and redirect origins (other features read them through this). */
+export async function getTenantSettings(env: Env, tenantId: string): Promise<TenantSettingsView> {
+  const [row] = await database(env.DB).select().from(tenants).where(eq(tenants.id, tenantId)).limit(1);
+  if (!row) throw tenantGone();
+  return toSettingsView(row);
+}
+
+export interface TenantSettingsChange {
+  invitePolicy?: InvitePolicy | undefined;
+  redirectOrigins?: string[] | undefined;
+}
+
+/**
+ * Owner only (checked by the route). Reads the settings, then writes only what differs, with its
+ * `tenant.settings_changed` event in the same batch; the UPDATE matches only the values it read (a
+ * concurrent change makes it retry), so the event names exactly what changed. Nothing changed: no write, no event.
+ */
+export async function updateTenantSettings(env: Env, caller: { tenantId: string; userId: string }, change: TenantSettingsChange): Promise<TenantSettingsView> {
+  const db = database(env.DB);
+  for (let attempt = 1; ; attempt++) {
+    const [current] = await db.select().from(tenants).where(eq(tenants.id, caller.tenantId)).limit(1);
+    if (!current) throw tenantGone();
+    const invitePolicy = change.invitePolicy ?? current.invitePolicy;
+    const redirectOrigins = change.redirectOrigins ?? current.redirectOrigins;
+    const changed = [
+      ...(invitePolicy !== current.invitePolicy ? (["invitePolicy"] as const) : []),
+      ...(JSON.stringify(redirectOrigins) !== JSON.stringify(current.redirectOrigins) ? (["redirectOrigins"] as const) : []),
+    ];
+    if (changed.length === 0) return toSettingsView(current);
+    const now = Date.now();
+    const update = db
+      .update(tenants)
+      .set({ invitePolicy, redirectOrigins, updatedAt: now })
+      .where(and(eq(tenants.id, caller.tenantId), eq(tenants.invitePolicy, current.invitePolicy), eq(tenants.redirectOrigins, current.redirectOrigins)))
+      .returning();
+    const event = eventStatements(
+      env.DB,
+      { tenantId: caller.tenantId, type: "tenant.settings_changed", actor: userActor(caller.userId), data: { changed, invitePolicy, redirectOrigins }, occurredAt: now },
+      { sql: "changes() = 1", params: [] },
+    );
+    const [updated] = await env.DB.batch([asStatement(env.DB, update), ...event.statements]);
+    const row = updated?.results[0] as Record<string, unknown> | undefined;
+    if (row) return toSettingsView({ ...current, invitePolicy, redirectOrigins, updatedAt: now });
+    if (attempt === 10) throw conflict("CONFLICT", "The tenant's settings changed while this request was processed; retry");
+  }
 }

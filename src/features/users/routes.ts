@@ -4,18 +4,19 @@ import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
 import { anyMember, authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
-import { enumFilter, pageQuerySchema, resolveSortField } from "../../http/pagination";
+import { cursorPageSchema, cursorQueryFields, enumFilter, pageQuerySchema, resolvePage } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { isEmailVerified } from "../email-verification/service";
-import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, removeUser, USER_SORT_FIELDS } from "./service";
+import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, removeUser, USER_CURSOR_KEYS, USER_SORT_FIELDS } from "./service";
 
 const UserListQuery = pageQuerySchema(USER_SORT_FIELDS).extend({
   Status: enumFilter("Status", USER_STATUSES),
   Role: enumFilter("Role", ROLES),
+  ...cursorQueryFields,
 });
 
-const UserPageSchema = z.object({ total: z.number().int(), items: z.array(UserSchema) }).openapi("UserPage");
+const UserPageSchema = cursorPageSchema(UserSchema, "UserPage");
 
 const ChangeUserSchema = z
   .object({
@@ -180,10 +181,8 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
       c.env,
       deferred(c).claims,
       {
-        page: query.Pg,
         perPage: query.Qt,
-        sortField: resolveSortField(query.CpOrd, USER_SORT_FIELDS),
-        direction: query.TpOrd,
+        ...resolvePage({ ...query, rawTpOrd: c.req.query("TpOrd") }, USER_CURSOR_KEYS, USER_SORT_FIELDS),
         status: query.Status,
         role: query.Role,
       },

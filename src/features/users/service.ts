@@ -1,14 +1,23 @@
-import { and, asc, count, desc, eq } from "drizzle-orm";
+import { and, asc, count, eq } from "drizzle-orm";
 import { database } from "../../db/client";
 import { userActor } from "../../events/catalogue";
 import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
 import { memberships, tenants, type MembershipRow, type Role, type UserStatus } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
-import { authorityQuery, type Authorize } from "../../http/authenticate";
+import { authorityQuery, type AuthorityRow, type Authorize } from "../../http/authenticate";
 import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
-import type { Page, SortDirection } from "../../http/pagination";
+import {
+  encodeCursor,
+  readPage,
+  type CursorKey,
+  type CursorKeyKind,
+  type CursorPageOf,
+  type KeysetColumn,
+  type PageStart,
+  type SortDirection,
+} from "../../http/pagination";
 import { UUID_PATTERN } from "../../lib/ids";
 import { iso } from "../../lib/time";
 
@@ -60,54 +69,72 @@ export async function getUser(env: Env, tenantId: string, userId: string): Promi
 }
 
 export interface UserListQuery {
-  page: number;
   perPage: number;
   sortField: UserSortField;
   direction: SortDirection;
+  start: PageStart;
   status?: UserStatus | undefined;
   role?: Role | undefined;
 }
+
+/** Each sort field's cursor key kind (see src/http/pagination.ts). */
+export const USER_CURSOR_KEYS: Record<UserSortField, CursorKeyKind> = {
+  id: "id",
+  email: "text",
+  createdAt: "integer",
+  updatedAt: "integer",
+  role: "text",
+  status: "text",
+};
 
 /**
  * Each sort column has a (tenant_id, column, account_id) index (`id` is the primary key's second
  * column); email is unique, so it needs no tiebreak.
  */
-export function userListStatements(env: Env, tenantId: string, query: UserListQuery) {
-  const db = database(env.DB);
-  const where = and(
-    eq(memberships.tenantId, tenantId),
-    query.status ? eq(memberships.status, query.status) : undefined,
-    query.role ? eq(memberships.role, query.role) : undefined,
-  );
-  const order = query.direction === "asc" ? asc : desc;
-  const sortColumn = {
-    id: memberships.accountId,
-    email: memberships.email,
-    createdAt: memberships.createdAt,
-    updatedAt: memberships.updatedAt,
-    role: memberships.role,
-    status: memberships.status,
-  }[query.sortField];
-  const ordering =
-    query.sortField === "id" || query.sortField === "email" ? [order(sortColumn)] : [order(sortColumn), order(memberships.accountId)];
-  return [
-    db.select({ total: count() }).from(memberships).where(where),
-    db
-      .select()
-      .from(memberships)
-      .where(where)
-      .orderBy(...ordering)
-      .limit(query.perPage)
-      .offset((query.page - 1) * query.perPage),
-  ] as const;
+function userSortColumn(field: UserSortField): KeysetColumn {
+  switch (field) {
+    case "id":
+      return { expr: memberships.accountId, nullable: false, unique: true };
+    case "email":
+      return { expr: memberships.email, nullable: false, unique: true };
+    case "createdAt":
+      return { expr: memberships.createdAt, nullable: false };
+    case "updatedAt":
+      return { expr: memberships.updatedAt, nullable: false };
+    case "role":
+      return { expr: memberships.role, nullable: false };
+    case "status":
+      return { expr: memberships.status, nullable: false };
+  }
+}
+
+function userSortKey(field: UserSortField, row: MembershipRow): CursorKey {
+  return field === "id" ? row.accountId : row[field];
 }
 
 /** One D1 call: the caller's authority and the page (of the token's tenant) in one batch. */
-export async function listUsers(env: Env, claims: VerifiedAccessToken, query: UserListQuery, authorize: Authorize): Promise<Page<UserView>> {
+export async function listUsers(env: Env, claims: VerifiedAccessToken, query: UserListQuery, authorize: Authorize): Promise<CursorPageOf<UserView>> {
   const db = database(env.DB);
-  const [[authority], [counted], rows] = await db.batch([authorityQuery(db, claims), ...userListStatements(env, claims.tenantId, query)]);
-  authorize(authority);
-  return { total: counted?.total ?? 0, items: rows.map(toUserView) };
+  const where = and(
+    eq(memberships.tenantId, claims.tenantId),
+    query.status ? eq(memberships.status, query.status) : undefined,
+    query.role ? eq(memberships.role, query.role) : undefined,
+  );
+  const page = await readPage<MembershipRow>({
+    db,
+    column: userSortColumn(query.sortField),
+    idColumn: memberships.accountId,
+    direction: query.direction,
+    start: query.start,
+    perPage: query.perPage,
+    lead: authorityQuery(db, claims),
+    total: db.select({ total: count() }).from(memberships).where(where),
+    offsetRows: (orderBy, limit, offset) => db.select().from(memberships).where(where).orderBy(...orderBy).limit(limit).offset(offset),
+    keysetRows: (keyset, orderBy, limit) => db.select().from(memberships).where(and(where, keyset)).orderBy(...orderBy).limit(limit),
+    cursorOf: (row) => encodeCursor({ sort: query.sortField, direction: query.direction, key: userSortKey(query.sortField, row), id: row.accountId }),
+  });
+  authorize(page.lead[0] as AuthorityRow | undefined);
+  return { total: page.total, items: page.rows.map(toUserView), nextCursor: page.nextCursor, prevCursor: page.prevCursor };
 }
 
 export interface MyTenant {

@@ -7,6 +7,7 @@ import { BOOKMARK_HEADER } from "./http/d1-sessions";
 import { errorExample } from "./http/openapi";
 import { REQUEST_ID_HEADER } from "./http/request-id";
 import { receiverWebhook } from "./features/webhooks/receiver";
+import { ROUTE_DOCS } from "./http/route-docs";
 
 type Json = Record<string, any>;
 
@@ -69,10 +70,19 @@ function decorate(document: Json): Json {
   document.components.headers = { ...document.components.headers, ...COMMON_HEADERS };
   document.components.parameters = { ...document.components.parameters, ...COMMON_PARAMETERS };
   const usedTags = new Set<string>();
-  for (const pathItem of Object.values<Json>(document.paths ?? {})) {
+  const undocumented = new Set(Object.keys(ROUTE_DOCS));
+  for (const [path, pathItem] of Object.entries<Json>(document.paths ?? {})) {
     for (const [method, operation] of Object.entries<Json>(pathItem)) {
       if (!["get", "head", "post", "put", "patch", "delete"].includes(method)) continue;
       for (const tag of operation.tags ?? []) usedTags.add(tag);
+      const doc = ROUTE_DOCS[`${method} ${path}`];
+      if (doc !== undefined) {
+        // Where the route definition would have put them: after the tags.
+        const { tags, ...rest } = operation;
+        for (const key of Object.keys(operation)) delete operation[key];
+        Object.assign(operation, { tags, ...doc, ...rest });
+        undocumented.delete(`${method} ${path}`);
+      }
       operation.parameters = [
         ...(operation.parameters ?? []),
         ref("parameters", "RequestId"),
@@ -95,6 +105,7 @@ function decorate(document: Json): Json {
       }
     }
   }
+  if (undocumented.size) throw new Error(`src/http/route-docs.ts names no route: ${[...undocumented].join(", ")}`);
   const listed = new Set<string>((document.tags ?? []).map((tag: Json) => tag.name));
   document.tags = [
     ...(document.tags ?? []),

@@ -34,7 +34,7 @@ export const ALIASES = {
 };
 
 /** Modules only tests and the build-time OpenAPI document use: never part of the deployed Worker. */
-export const BUILD_TIME_ONLY = ["src/openapi-document.ts", "src/features/webhooks/receiver.ts"];
+export const BUILD_TIME_ONLY = ["src/openapi-document.ts", "src/features/webhooks/receiver.ts", "src/http/route-docs.ts"];
 
 /** src/ reaches zod through src/lib/zod.ts only, whose named API is what the "zod" stand-in hands @hono/zod-openapi. */
 const ZOD_GATEWAY = /^src\/lib\/(zod\.ts|zod-bundle\/)/;

@@ -47,14 +47,6 @@ const loginRoute = createRoute({
   method: "post",
   path: "/auth/login",
   tags: ["Auth"],
-  summary: "Exchange email and password for an access token and a refresh token",
-  description:
-    "401 INVALID_CREDENTIALS for an unknown email, a wrong password and an account with no active membership alike. " +
-    "With `tenantId`: 403 NOT_A_MEMBER when the password is right but the account is not an active member there. " +
-    "429 RATE_LIMITED (with Retry-After) past any of: LOGIN_FAILURES_PER_5_MIN failed attempts (default 10) per client IP, " +
-    "and per email from the client's network (IPv4 /24, IPv6 /64) — so guessing from one network never locks the owner out " +
-    "elsewhere; LOGIN_FAILURES_PER_HOUR_PER_EMAIL failures (100) per email from all networks together; " +
-    "LOGIN_SUCCESSES_PER_HOUR_PER_EMAIL (20) and LOGIN_SUCCESSES_PER_HOUR_PER_IP (100) successful logins.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(LoginSchema) },
   responses: {
@@ -69,10 +61,6 @@ const switchTenantRoute = createRoute({
   method: "post",
   path: "/auth/switch-tenant",
   tags: ["Auth"],
-  summary: "Open a session in another tenant the caller belongs to",
-  description:
-    "Returns a login-shaped token pair for `tenantId` (a new refresh family; the current session stays valid). " +
-    "403 NOT_A_MEMBER unless the caller's membership there is Active, also for a tenant that does not exist.",
   security: bearerSecurity,
   middleware: [authenticate, requireJsonBody] as const,
   request: { body: jsonBody(SwitchTenantSchema) },
@@ -90,10 +78,6 @@ const refreshRoute = createRoute({
   method: "post",
   path: "/auth/refresh",
   tags: ["Auth"],
-  summary: "Trade a refresh token for a new pair; the presented one is spent",
-  description:
-    "Refresh tokens rotate: each works once. Presenting a spent token revokes its whole family (every token descended from the same login), so a stolen token and the legitimate one both stop working. Any refusal is 401 INVALID_REFRESH_TOKEN. " +
-    "Each family (one signed-in session) may refresh REFRESH_LIMIT_PER_HOUR times per sliding hour (default 20); beyond that 429 RATE_LIMITED with Retry-After.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(RefreshTokenBodySchema) },
   responses: {
@@ -106,8 +90,6 @@ const logoutRoute = createRoute({
   method: "post",
   path: "/auth/logout",
   tags: ["Auth"],
-  summary: "Revoke the refresh token's family (this session on every device it was rotated to)",
-  description: "Always 204 for a well-formed body, whether or not the token is known, so the endpoint is no token oracle.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(RefreshTokenBodySchema) },
   responses: {
@@ -134,7 +116,6 @@ const jwksRoute = createRoute({
   method: "get",
   path: "/.well-known/jwks.json",
   tags: ["Auth"],
-  summary: "Public keys that verify access tokens (current signing key first, then retired ones still accepted)",
   responses: {
     200: {
       ...jsonContent(z.object({ keys: z.array(JwkSchema) }).openapi("JsonWebKeySet"), "JSON Web Key Set"),

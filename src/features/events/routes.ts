@@ -33,8 +33,6 @@ const listEventsRoute = createRoute({
   method: "get",
   path: "/events",
   tags: ["Events"],
-  summary: "The tenant's audit trail, newest first",
-  description: "Cursor-paginated (nextCursor → starting_after, prevCursor → ending_before). Kept 90 days.",
   security: bearerSecurity,
   middleware: [...ownerOrAdmin] as const,
   request: { query: EventListQuery },

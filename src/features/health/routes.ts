@@ -12,7 +12,6 @@ const healthRoute = createRoute({
   method: "get",
   path: "/healthz",
   tags: ["Health"],
-  summary: "Uptime check: no auth, one table-less read, no write",
   responses: {
     200: jsonContent(HealthSchema, "The Worker runs and D1 answers"),
     ...errorResponses(503),

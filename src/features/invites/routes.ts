@@ -238,12 +238,6 @@ const getInviteRoute = createRoute({
   method: "get",
   path: "/invites/{id}",
   tags: ["Invites"],
-  summary: "Get one invite (by id, Admin/Owner) or preview it (by token, public)",
-  description:
-    "With an invite id (UUID) and a bearer token of an Owner or Admin (or, under invitePolicy Members, of the Developer who " +
-    "created it): the full invite of the caller's tenant (another tenant's id, or for a Developer another's invite, is 404). With an invite token (`inv_…`) and no credentials: a public, side-effect-free " +
-    "preview `{tenantName, targetRole, expiresAt, status, email (masked), allowedDomains, redirectUrl, publicMetadata}`, rate-limited per client IP. " +
-    "Anything else is 404 INVITE_NOT_FOUND.",
   security: [...bearerSecurity, {}],
   middleware: [byInviteKeyShape] as const,
   request: {
@@ -261,8 +255,6 @@ const revokeInviteRoute = createRoute({
   method: "delete",
   path: "/invites/{id}",
   tags: ["Invites"],
-  summary: "Revoke an invite (idempotent)",
-  description: "Only an Owner may revoke an Admin-role invite (403 ROLE_NOT_ASSIGNABLE). A used invite is 409 INVITE_NOT_REVOCABLE.",
   security: bearerSecurity,
   middleware: [...inviteManagers] as const,
   request: { params: inviteIdParams },
@@ -276,13 +268,6 @@ const renewInviteRoute = createRoute({
   method: "post",
   path: "/invites/{id}/renew",
   tags: ["Invites"],
-  summary: "Renew an invite: a fresh token and expiry on the same record",
-  description:
-    "The old token stops working at once. Pending and expired invites can be renewed; used (409 INVITE_USED) and " +
-    "revoked (409 INVITE_REVOKED) ones cannot. 409 INVITE_PENDING_FOR_EMAIL when another pending invite for the bound " +
-    "email exists; 409 INVITE_AUTHORITY_LAPSED when the invite's creator no longer holds the authority to issue it (not an Active " +
-    "Owner, or for a Developer/Viewer invite an Active Admin, of the tenant: deactivated, demoted or removed). " +
-    "Only an Owner may renew an Admin-role invite (403 ROLE_NOT_ASSIGNABLE).",
   security: bearerSecurity,
   middleware: [...ownerOrAdmin, requireJsonBody] as const,
   request: { params: inviteIdParams, body: jsonBody(RenewInviteSchema) },
@@ -296,11 +281,6 @@ const resendInviteRoute = createRoute({
   method: "post",
   path: "/invites/{id}/resend",
   tags: ["Invites"],
-  summary: "Mail the current link of an email-bound invite again",
-  description:
-    "Owners and Admins; under invitePolicy Members also the Developer who created the invite (another's is 404). " +
-    "409 INVITE_NOT_PENDING / INVITE_NOT_EMAIL_BOUND (links — multi-use or domain-restricted — have no email: share them by hand); " +
-    "429 within 60 s of the invite's last accepted mail (create, renew, resend).",
   security: bearerSecurity,
   middleware: [...inviteManagers, optionalJsonBody] as const,
   request: { params: inviteIdParams, body: { ...jsonBody(ResendInviteSchema), required: false } },
@@ -314,10 +294,6 @@ const createInviteRoute = createRoute({
   method: "post",
   path: "/invites",
   tags: ["Invites"],
-  summary: "Create an invite",
-  description:
-    "A tenant may create INVITE_CREATE_LIMIT_PER_HOUR invites per sliding hour (default 200), whoever creates them; " +
-    "beyond that 429 RATE_LIMITED with Retry-After.",
   security: bearerSecurity,
   middleware: [inviteManagersDeferred, requireJsonBody] as const,
   request: { body: jsonBody(CreateInviteSchema) },
@@ -344,16 +320,6 @@ const bulkCreateRoute = createRoute({
   method: "post",
   path: "/invites/bulk",
   tags: ["Invites"],
-  summary: "Create up to 100 invites, all or nothing",
-  description:
-    "Each item is a create body (same rules). All are written in one D1 batch or none is. Refusals name the items: " +
-    "400 (`VALIDATION_ERROR`, or `REDIRECT_NOT_ALLOWED` when that is every item's reason) with `details.items[index].fields`; " +
-    "403 `ROLE_NOT_ASSIGNABLE` with `details.items[index].code`; 409 with `details.items[index].code` " +
-    "(`INVITE_PENDING_FOR_EMAIL` — also for two items with one email — or `INVITE_QUOTA_EXCEEDED`); " +
-    "`details.items` has one entry per item, null for those that were fine. The body may be up to 256 KiB. " +
-    "Every item counts against the tenant's create limit (INVITE_CREATE_LIMIT_PER_HOUR: a bulk of 40 spends 40 slots, " +
-    "429 and nothing written when fewer are left) and against the pending-invite quota. Bound items are mailed as usual " +
-    "(their mail jobs are in the same batch); links are not.",
   security: bearerSecurity,
   middleware: [inviteManagersDeferred, requireJsonBody] as const,
   request: { body: jsonBody(BulkCreateSchema) },
@@ -376,7 +342,6 @@ const listInvitesRoute = createRoute({
   method: "get",
   path: "/invites",
   tags: ["Invites"],
-  summary: "List the tenant's invites",
   security: bearerSecurity,
   middleware: [inviteManagersDeferred] as const,
   request: { query: InviteListQuery },
@@ -395,11 +360,6 @@ const registerRoute = createRoute({
   method: "post",
   path: "/invites/{token}/register",
   tags: ["Invites"],
-  summary: "Register with an invite token",
-  description:
-    "Creates an account and its membership of the invite's tenant. An email that already has an account is 409 EMAIL_TAKEN: " +
-    "sign in and use POST /invites/{token}/accept instead. 409 INVITE_AUTHORITY_LAPSED (here and on accept) when whoever " +
-    "issued the invite has since been deactivated, demoted or removed from the tenant, whatever the invite's role.",
   middleware: [redemptionLimit, requireJsonBody] as const,
   request: { params: inviteTokenParams, body: jsonBody(RegisterSchema) },
   responses: {
@@ -412,13 +372,6 @@ const acceptRoute = createRoute({
   method: "post",
   path: "/invites/{token}/accept",
   tags: ["Invites"],
-  summary: "Accept an invite with an existing account (signed in to any tenant)",
-  description:
-    "Adds a membership with the invite's role to the invite's tenant and marks the invite used, atomically: of concurrent " +
-    "accepts and registers of one token exactly one wins. 201 the member view in the invite's tenant (switch to it with " +
-    "POST /auth/switch-tenant). 409 ALREADY_MEMBER (the invite stays Pending), INVITE_USED, INVITE_EXPIRED, INVITE_REVOKED, " +
-    "EMAIL_MISMATCH (a bound invite and the account's email differ), EMAIL_DOMAIN_NOT_ALLOWED, INVITE_AUTHORITY_LAPSED. Counted with register " +
-    "against the same per-client limit (429). No body.",
   security: bearerSecurity,
   middleware: [redemptionLimit, authenticate] as const,
   request: { params: inviteTokenParams },

@@ -13,8 +13,6 @@ const requestRoute = createRoute({
   method: "post",
   path: "/auth/password-reset",
   tags: ["Auth"],
-  summary: "Ask for a password reset link by mail",
-  description: "Always 202 (the same work for unknown emails); an account gets a single-use 30-minute link. 429 per IP and per email.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(z.object({ email: emailSchema, locale: z.enum(LOCALES).optional() }).openapi("PasswordResetRequest")) },
   responses: {
@@ -27,8 +25,6 @@ const confirmRoute = createRoute({
   method: "post",
   path: "/auth/password-reset/confirm",
   tags: ["Auth"],
-  summary: "Set a new password with the token of a reset link",
-  description: "Sets the password, verifies the email and revokes every refresh token of the account. 400 INVALID_RESET_TOKEN.",
   middleware: [requireJsonBody] as const,
   request: { body: jsonBody(z.object({ token: z.string().max(200).openapi({ example: "pr_…" }), password: passwordSchema }).openapi("PasswordResetConfirm")) },
   responses: { 204: { description: "Password changed; every session ended" }, ...errorResponses(400, 413, 415) },

@@ -45,7 +45,6 @@ const createTenantRoute = createRoute({
   method: "post",
   path: "/tenants",
   tags: ["Tenants"],
-  summary: "Sign up: create a tenant and its Owner",
   middleware: [
     limitPerClient((c) => ({ name: "tenant-signup", limit: loadConfig(c.env).limits.tenantSignupPerHour, windowMs: HOUR_MS })),
     requireJsonBody,
@@ -71,8 +70,6 @@ const getTenantRoute = createRoute({
   method: "get",
   path: "/tenants/{id}",
   tags: ["Tenants"],
-  summary: "The caller's tenant (any member)",
-  description: "Any id other than the caller's own tenant (another tenant's included) is 404 TENANT_NOT_FOUND.",
   security: bearerSecurity,
   middleware: [...anyMember] as const,
   request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, format: "uuid" }) }) },
@@ -114,7 +111,6 @@ const getSettingsRoute = createRoute({
   method: "get",
   path: "/tenants/current",
   tags: ["Tenants"],
-  summary: "The caller's tenant and its settings (any member)",
   security: bearerSecurity,
   middleware: [...anyMember] as const,
   responses: {
@@ -127,7 +123,6 @@ const patchSettingsRoute = createRoute({
   method: "patch",
   path: "/tenants/current",
   tags: ["Tenants"],
-  summary: "Change the tenant's invite policy and redirect origins (Owner)",
   security: bearerSecurity,
   middleware: [authenticate, requireRole("Owner"), requireJsonBody] as const,
   request: { body: jsonBody(ChangeTenantSettingsSchema) },

@@ -53,7 +53,6 @@ const meRoute = createRoute({
   method: "get",
   path: "/users/me",
   tags: ["Users"],
-  summary: "The caller, as stored now",
   security: bearerSecurity,
   middleware: [...anyMember] as const,
   responses: {
@@ -66,8 +65,6 @@ const myTenantsRoute = createRoute({
   method: "get",
   path: "/users/me/tenants",
   tags: ["Users"],
-  summary: "Every tenant the caller's account belongs to (Active and Inactive memberships), oldest first",
-  description: "Works from a session in any of them (also one whose tenant was deleted); switch with POST /auth/switch-tenant.",
   security: bearerSecurity,
   middleware: [authenticate] as const,
   responses: {
@@ -80,10 +77,6 @@ const leaveRoute = createRoute({
   method: "delete",
   path: "/users/me",
   tags: ["Users"],
-  summary: "Leave the current tenant",
-  description:
-    "Deletes the caller's membership of the session's tenant and ends its sessions there (its tokens answer 401 at once). " +
-    "The account and its other memberships stay. 409 LAST_OWNER for the tenant's last active Owner.",
   security: bearerSecurity,
   middleware: [...anyMember] as const,
   responses: {
@@ -96,7 +89,6 @@ const listUsersRoute = createRoute({
   method: "get",
   path: "/users",
   tags: ["Users"],
-  summary: "List the tenant's users",
   security: bearerSecurity,
   middleware: [ownerOrAdminDeferred] as const,
   request: { query: UserListQuery },
@@ -110,7 +102,6 @@ const getUserRoute = createRoute({
   method: "get",
   path: "/users/{id}",
   tags: ["Users"],
-  summary: "One user of the caller's tenant",
   security: bearerSecurity,
   middleware: [...ownerOrAdmin] as const,
   request: { params: UserIdParams },
@@ -124,7 +115,6 @@ const changeUserRoute = createRoute({
   method: "patch",
   path: "/users/{id}",
   tags: ["Users"],
-  summary: "Change a user's role and/or status",
   description: [
     "Only an Owner grants or removes Admin; an Admin manages Developers and Viewers only (403 FORBIDDEN,",
     "403 ROLE_NOT_ASSIGNABLE for granting Admin). Nobody changes an Owner's role (403), Owner cannot be",
@@ -148,7 +138,6 @@ const removeUserRoute = createRoute({
   method: "delete",
   path: "/users/{id}",
   tags: ["Users"],
-  summary: "Remove a member from the caller's tenant",
   description: [
     "The same rules as PATCH: an Admin removes Developers and Viewers only, only an Owner removes an Admin or",
     "another Owner (403 FORBIDDEN), and removing the last active Owner is 409 LAST_OWNER. The membership is",

@@ -191,6 +191,10 @@ export function createApiClient(options: ApiClientOptions) {
     listInvites: (
       query: { Qt?: string; Pg?: string; CpOrd?: string; TpOrd?: string; Status?: string; starting_after?: string; ending_before?: string } = {},
     ) => unwrap(v1.invites.$get({ query })),
+    /** Platform operator only (`npm run operator -- grant <email>`): every tenant's invites, newest first, never a token. */
+    operatorInvites: (query: { Qt?: string; TenantId?: string; starting_after?: string; ending_before?: string } = {}) => unwrap(v1.operator.invites.$get({ query })),
+    /** Platform operator only: every tenant, newest first, with member and invite counts. */
+    operatorTenants: (query: { Qt?: string; starting_after?: string; ending_before?: string } = {}) => unwrap(v1.operator.tenants.$get({ query })),
   };
 }
 

@@ -24,6 +24,7 @@ import { tenantRoutes } from "./features/tenants/routes";
 import { userRoutes } from "./features/users/routes";
 import { eventRoutes } from "./features/events/routes";
 import { webhookRoutes } from "./features/webhooks/routes";
+import { operatorRoutes } from "./features/operator/routes";
 import { devMailRoutes } from "./pages/dev-mail";
 import { pageRoutes } from "./pages/routes";
 
@@ -57,7 +58,8 @@ export const api = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .route("/", inviteRoutes)
   .route("/", userRoutes)
   .route("/", eventRoutes)
-  .route("/", webhookRoutes);
+  .route("/", webhookRoutes)
+  .route("/", operatorRoutes);
 
 export type ApiType = typeof api;
 

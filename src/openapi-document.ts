@@ -7,7 +7,7 @@ import { BOOKMARK_HEADER } from "./http/d1-sessions";
 import { errorExample } from "./http/openapi";
 import { REQUEST_ID_HEADER } from "./http/request-id";
 import { receiverWebhook } from "./features/webhooks/receiver";
-import { ROUTE_DOCS } from "./http/route-docs";
+import { FIELD_DOCS, ROUTE_DOCS } from "./http/route-docs";
 
 type Json = Record<string, any>;
 
@@ -27,6 +27,7 @@ const TAGS: Record<string, string> = {
   Invites: "Create (one, or up to 100 at once), list, renew, resend and revoke invites and multi-use links; preview and redeem them by token",
   Events: "The tenant's audit trail of invite, membership and webhook changes",
   Webhooks: "Signed (Standard Webhooks) deliveries of events to the tenant's endpoints; Owner only",
+  Operator: "The platform operator's read-only view across tenants",
   Health: "Uptime checks",
 };
 
@@ -106,6 +107,15 @@ function decorate(document: Json): Json {
     }
   }
   if (undocumented.size) throw new Error(`src/http/route-docs.ts names no route: ${[...undocumented].join(", ")}`);
+  for (const [key, description] of Object.entries(FIELD_DOCS)) {
+    const [schema, property] = key.split(".") as [string, string];
+    // A schema made with .extend() is allOf [base, {properties}]: the property is in one of the parts.
+    const named: Json | undefined = document.components?.schemas?.[schema];
+    const holder = [named, ...(named?.allOf ?? [])].find((part: Json | undefined) => part?.properties?.[property]);
+    if (!holder) throw new Error(`src/http/route-docs.ts FIELD_DOCS names no schema property: ${key}`);
+    const { description: _inline, ...rest } = holder.properties[property];
+    holder.properties[property] = { ...rest, description };
+  }
   const listed = new Set<string>((document.tags ?? []).map((tag: Json) => tag.name));
   document.tags = [
     ...(document.tags ?? []),

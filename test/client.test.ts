@@ -1,4 +1,5 @@
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
+import { operatorStatement } from "../scripts/lib/operator-sql.mjs";
 import { hc } from "hono/client";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { ApiRequestError, createApiClient, memoryBookmarkStore, unwrap, type ApiClient } from "../examples/spa-client";
@@ -31,6 +32,22 @@ describe("typed client (hc<AppType>) against the Worker", () => {
     expect(items).toHaveLength(2);
     const refused = await owner.createInvites([{ redirectUrl: "https://evil.test/" }]).catch((error: unknown) => error);
     expect(refused).toMatchObject({ status: 400, code: "REDIRECT_NOT_ALLOWED" });
+  });
+
+  it("covers the operator routes: 403 until `npm run operator -- grant`, then typed cursor pages", async () => {
+    const client = createApiClient({ baseUrl: BASE, fetch: workerFetch });
+    const email = uniqueEmail("rpc-operator");
+    const tenant = await client.signUp({ name: unique("rpc-operator"), adminEmail: email, adminPassword: PASSWORD });
+    await client.logIn(email, PASSWORD);
+    expect(await client.operatorTenants().catch((error: unknown) => error)).toMatchObject({ status: 403, code: "FORBIDDEN" });
+    await env.DB.prepare(operatorStatement("grant", email)).run();
+    const tenants = await client.operatorTenants({ Qt: "1" });
+    expectTypeOf(tenants.nextCursor).toEqualTypeOf<string | null>();
+    expect(tenants.items[0]).toMatchObject({ id: tenant.tenantId, memberCount: 1 });
+    const invite = await client.createInvite({});
+    const invites = await client.operatorInvites({ TenantId: tenant.tenantId });
+    expect(invites.items.map((item) => item.id)).toEqual([invite.id]);
+    expect(invites.items[0]).not.toHaveProperty("token");
   });
 
   it("runs signup → login → create invite → register → list through examples/spa-client.ts", async () => {

@@ -69,7 +69,7 @@ async function writePreviousReleaseRows() {
 beforeAll(async () => {
   const cut = env.TEST_MIGRATIONS.findIndex((m) => m.name === PREVIOUS_RELEASE);
   expect(cut, "the previous release's last migration is in drizzle/").toBeGreaterThanOrEqual(0);
-  expect(env.TEST_MIGRATIONS.slice(cut + 1).map((m) => m.name)).toEqual(expect.arrayContaining(["0010_links_and_policies.sql", "0011_invite_uses_backfill.sql"]));
+  expect(env.TEST_MIGRATIONS.slice(cut + 1).map((m) => m.name)).toEqual(expect.arrayContaining(["0010_links_and_policies.sql", "0011_invite_uses_backfill.sql", "0012_operator_flag.sql"]));
   await applyD1Migrations(db(), env.TEST_MIGRATIONS.slice(0, cut + 1));
   await writePreviousReleaseRows();
   await applyD1Migrations(db(), env.TEST_MIGRATIONS);
@@ -92,6 +92,8 @@ describe("upgrading a 0009 database to links and policies (0010, 0011)", () => {
     );
     expect((await db().prepare("SELECT * FROM memberships ORDER BY account_id").all()).results).toEqual(before.memberships.map((old) => ({ ...old, metadata: null })));
     expect(await db().prepare("SELECT invite_policy, redirect_origins FROM tenants WHERE id = ?").bind(tenant.id).first()).toEqual({ invite_policy: "AdminsOnly", redirect_origins: "[]" });
+    // 0012: nobody is a platform operator until `npm run operator -- grant` says so
+    expect((await db().prepare("SELECT DISTINCT is_operator FROM accounts").all()).results).toEqual([{ is_operator: 0 }]);
   });
 
   it("through the API: the settings read as defaults, invites list with uses/maxUses, a pending invite registers, the used one stays used", async () => {

@@ -132,6 +132,7 @@ describe("upgrading a previous release's database in place", () => {
         password_hash: old.password_hash,
         email_verified_at: null,
         last_tenant_id: old.tenant_id,
+        is_operator: 0,
         created_at: old.created_at,
         updated_at: old.updated_at,
       });

@@ -51,6 +51,8 @@ export const accounts = sqliteTable(
     emailVerifiedAt: epochMs("email_verified_at"),
     /** the tenant of the last login or switch: where a login without `tenantId` lands */
     lastTenantId: text("last_tenant_id"),
+    /** a platform operator (§2.9): reads every tenant's invites and tenants; set only by `npm run operator` */
+    isOperator: integer("is_operator", { mode: "boolean" }).notNull().default(false),
     createdAt: epochMs("created_at").notNull(),
     updatedAt: epochMs("updated_at").notNull(),
   },

@@ -26,6 +26,7 @@ export const EVENT_DATA = {
     invitePolicy: z.enum(INVITE_POLICIES),
     redirectOrigins: z.array(z.string()),
   }),
+  "operator.viewed": z.object({ operatorId: id(), resource: z.enum(["invites", "tenants"]), tenantId: id().nullable(), count: z.number().int() }),
   "webhook.created": z.object({ webhookId: id(), events: z.array(z.string()).nullable(), enabled: z.boolean() }),
   "webhook.updated": z.object({ webhookId: id(), changed: z.array(z.enum(["url", "events", "enabled"])), events: z.array(z.string()).nullable(), enabled: z.boolean() }),
   "webhook.deleted": z.object({ webhookId: id() }),

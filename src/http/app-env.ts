@@ -14,6 +14,8 @@ export interface Caller {
   tenantExists: boolean;
   /** the tenant's invitePolicy (§2.9): whether Developers manage invites */
   invitePolicy: InvitePolicy;
+  /** the account is a platform operator (`npm run operator`) */
+  isOperator: boolean;
 }
 
 /** A hot route's verified token and the roles it requires, until its own D1 call reads the authority. */

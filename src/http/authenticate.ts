@@ -38,6 +38,7 @@ export const authorityQuery = (db: Database, claims: VerifiedAccessToken) =>
       status: memberships.status,
       tenantName: tenants.name,
       invitePolicy: tenants.invitePolicy,
+      isOperator: accounts.isOperator,
     })
     .from(memberships)
     .innerJoin(accounts, eq(accounts.id, memberships.accountId))
@@ -53,7 +54,7 @@ export type Authorize = (row: AuthorityRow | undefined) => Caller;
 /** A removed or inactive membership is 401 on its very next request. */
 function callerOf(row: AuthorityRow | undefined): Caller {
   if (!row || row.status !== "Active") throw unauthorized();
-  return { userId: row.userId, tenantId: row.tenantId, email: row.email, role: row.role, status: row.status, tenantExists: row.tenantName !== null, invitePolicy: row.invitePolicy ?? "AdminsOnly" };
+  return { userId: row.userId, tenantId: row.tenantId, email: row.email, role: row.role, status: row.status, tenantExists: row.tenantName !== null, invitePolicy: row.invitePolicy ?? "AdminsOnly", isOperator: row.isOperator };
 }
 
 function assertRole(caller: Caller, roles: readonly Role[]): void {
@@ -111,6 +112,12 @@ export async function readAuthority(c: Context<AppEnv>): Promise<Caller> {
 export async function settleAuthority(c: Context<AppEnv>): Promise<void> {
   if (c.get("deferred") && !c.get("caller")) await readAuthority(c);
 }
+
+/** Platform operator routes (§2.9): any signed-in account marked by `npm run operator`; 403 FORBIDDEN for every other. */
+export const operatorOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("caller").isOperator) throw forbidden("Only platform operators may use this route");
+  await next();
+};
 
 /** Tenant-scoped routes: the caller's tenant must still exist, then the caller needs one of `roles`. */
 export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {

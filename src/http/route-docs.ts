@@ -41,4 +41,32 @@ export const ROUTE_DOCS: Record<string, { summary?: string; description?: string
   "post /api/v1/webhooks/{id}/rotate-secret": { summary: "Rotate the signing secret (Owner)", description: "The old secret signs too for 24 h (two signatures)." },
   "get /api/v1/webhooks/{id}/deliveries": { summary: "The endpoint's delivery attempts, newest first (Owner)" },
   "post /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": { summary: "Send that attempt's event again, once (Owner)", description: "One new attempt, same webhook-id, no automatic retries." },
+  "get /api/v1/operator/invites": {
+    summary: "Every tenant's invites (platform operator)",
+    description:
+      "Read-only, cursor-paginated (starting_after/ending_before + Qt), newest first; `TenantId` narrows it to one tenant. Never a token " +
+      "or metadata. 403 FORBIDDEN unless the account was made an operator with `npm run operator -- grant <email>`. Each call writes an " +
+      "operator.viewed event in the operator's session tenant.",
+  },
+  "get /api/v1/operator/tenants": {
+    summary: "Every tenant (platform operator)",
+    description: "Read-only, cursor-paginated, newest first, with member and invite counts. 403 FORBIDDEN for non-operators. Each call writes an operator.viewed event.",
+  },
+};
+
+/** Property descriptions of named schemas (components.schemas), "Schema.property", merged in the same way. */
+export const FIELD_DOCS: Record<string, string> = {
+  "Invite.uses": "Redemptions so far",
+  "Invite.maxUses": "Redemptions allowed; the invite is Used once uses = maxUses",
+  "Invite.privateMetadata": "Owners and Admins only (null for other callers)",
+  "CreateInvite.email": "Bind the invite to this email (case-insensitive); the link is mailed to it",
+  "CreateInvite.maxUses": "How many people may redeem this link (a multi-use link cannot be bound to an email)",
+  "CreateInvite.allowedDomains": "Only emails at one of these domains (exact match, lower-cased) may redeem; not with `email`",
+  "CreateInvite.redirectUrl": "Where the invitee goes after redeeming; its origin must be one of the tenant's redirectOrigins (else 400 REDIRECT_NOT_ALLOWED)",
+  "CreateInvite.publicMetadata": "Shown in the public preview and copied onto the membership; a JSON object of at most 4096 bytes",
+  "CreateInvite.privateMetadata": "Shown to Owners and Admins only; a JSON object of at most 4096 bytes",
+  "InvitePreview.allowedDomains": "Only emails at these domains may redeem",
+  "RegisteredUser.redirectUrl": "The invite's redirectUrl (send the browser there), or null",
+  "ChangeTenantSettings.redirectOrigins": "Origins (scheme://host[:port]) an invite's redirectUrl may point at: https, or http://localhost for development; at most 10. Replaces the list.",
+  "TenantSettings.invitePolicy": "AdminsOnly: Owners and Admins invite. Members: Developers also create, list, read, resend and revoke the Developer/Viewer invites they created",
 };

@@ -101,7 +101,7 @@ async function acceptWithPassword(c: Context<AppEnv>, token: string, credentials
   if (!checked) throw new ApiError(401, "INVALID_CREDENTIALS", "Email or password is incorrect");
   const { account, memberships } = checked;
   const home = memberships[0]!;
-  const caller: Caller = { userId: account.id, email: account.email, tenantId: home.tenantId, role: home.role, status: "Active", tenantExists: true, invitePolicy: "AdminsOnly" };
+  const caller: Caller = { userId: account.id, email: account.email, tenantId: home.tenantId, role: home.role, status: "Active", tenantExists: true, invitePolicy: "AdminsOnly", isOperator: false };
   const joined = await acceptInvite(c.env, caller, token);
   return { role: joined.role, email: joined.email, redirectUrl: joined.redirectUrl, tenantName: undefined };
 }

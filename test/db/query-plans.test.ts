@@ -5,6 +5,7 @@ import type { Env } from "../../src/env";
 import { purgeExpired } from "../../src/features/maintenance/service";
 import { INVITE_SORT_FIELDS, INVITE_STATUSES } from "../../src/features/invites/service";
 import { USER_SORT_FIELDS } from "../../src/features/users/service";
+import { operatorStatement } from "../../scripts/lib/operator-sql.mjs";
 import { capturingD1, type CapturedStatement } from "../d1-spy";
 import { BASE, PASSWORD, randomIp, unique, uniqueEmail } from "../helpers";
 
@@ -114,6 +115,15 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     expect((await send("GET", `/api/v1/invites/${own.body.id}`, { token: developer })).status).toBe(200);
     expect((await send("POST", `/api/v1/invites/${own.body.id}/resend`, { token: developer })).status).toBe(429);
     expect((await send("DELETE", `/api/v1/invites/${own.body.id}`, { token: developer })).status).toBe(204);
+    // The platform operator's cross-tenant pages (with and without a tenant, after a cursor).
+    await env.DB.prepare(operatorStatement("grant", ownerEmail)).run();
+    const operatorToken = (await send("POST", "/api/v1/auth/login", { body: { email: ownerEmail, password: PASSWORD } })).body.accessToken as string;
+    for (const path of ["/api/v1/operator/invites?Qt=1", `/api/v1/operator/invites?Qt=1&TenantId=${signup.body.tenantId}`, "/api/v1/operator/tenants?Qt=1"]) {
+      const page = await send("GET", path, { token: operatorToken });
+      expect(page.status).toBe(200);
+      expect((await send("GET", `${path}&starting_after=${page.body.nextCursor}`, { token: operatorToken })).status).toBe(200);
+      expect((await send("GET", `${path}&ending_before=${page.body.nextCursor}`, { token: operatorToken })).status).toBe(200);
+    }
     await purgeExpired(captured, Date.now());
 
     const distinct = [...new Map(statements.map((statement) => [statement.sql, statement])).values()];

@@ -191,6 +191,27 @@ async function main() {
     expectStatus(response, 200, "list");
     assert(response.json.total === 1 && response.json.items?.[0]?.id === state.invite.id && response.json.items[0].status === "Used" && response.json.items[0].usedAt, `body ${response.text}`);
   });
+  await check("npm run operator -- grant (wrangler d1 execute on the local D1) → the Owner reads GET /operator/tenants; revoke → 403", async () => {
+    const operator = (...args) => execFileSync("npm", ["run", "--silent", "operator", "--", ...args, "--persist-to", stateDir], { cwd: root, env: TOOL_ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    expectEnvelope(await request("GET", "/operator/tenants", { token: state.token }), 403, "FORBIDDEN");
+    const granted = operator("grant", ownerEmail.toUpperCase());
+    assert(granted.includes(`${ownerEmail} (`) && granted.includes("is now a platform operator"), `operator grant said: ${granted}`);
+    const tenants = await request("GET", "/operator/tenants?Qt=100", { token: state.token });
+    expectStatus(tenants, 200, "operator tenants");
+    assert(tenants.json.items.some((tenant) => tenant.id === state.tenantId), `body ${tenants.text.slice(0, 300)}`);
+    const invites = await request("GET", `/operator/invites?TenantId=${state.tenantId}`, { token: state.token });
+    expectStatus(invites, 200, "operator invites");
+    assert(invites.json.items[0]?.id === state.invite.id && !invites.text.includes("inv_"), `body ${invites.text.slice(0, 300)}`);
+    operator("revoke", ownerEmail);
+    expectEnvelope(await request("GET", "/operator/tenants", { token: state.token }), 403, "FORBIDDEN");
+    let refused;
+    try {
+      operator("grant", "x' OR '1'='1");
+    } catch (error) {
+      refused = error;
+    }
+    assert(refused?.status === 2 && /not an email address/.test(refused.stderr), `junk email: ${refused?.status} ${refused?.stderr}`);
+  });
   await check("the new member logs in", async () => {
     expectStatus(await request("POST", "/auth/login", { body: { email: memberEmail, password: `${PASSWORD}!` } }), 200, "member login");
   });

@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { operatorStatement } from "../../scripts/lib/operator-sql.mjs";
 import { EVENT_TYPES } from "../../src/events/catalogue";
 import { call, createInvite, newMember, newTenant, PASSWORD } from "../helpers";
 import { createWebhook, eventRows, receivedUntil, verifyWith } from "../webhook-helpers";
@@ -39,6 +40,10 @@ describe("guarantee: no secret in any event or webhook body", () => {
       const redeemed = await call("POST", `/api/v1/invites/${bulk.body.items[1].token}/register`, { body: { email: `link-${crypto.randomUUID()}@example.test`, password: PASSWORD } });
       expect(redeemed.status, redeemed.text).toBe(201);
     }
+    // the platform operator's views (the owner made one with the statement `npm run operator -- grant` runs)
+    await env.DB.prepare(operatorStatement("grant", owner.email)).run();
+    expect((await call("GET", `/api/v1/operator/invites?TenantId=${owner.tenantId}`, { token: owner.token })).status).toBe(200);
+    expect((await call("GET", "/api/v1/operator/tenants", { token: owner.token })).status).toBe(200);
     const other = await createWebhook(owner, { url: "https://hooks.example.com/other?token=receiver-own-credential" });
     await call("DELETE", `/api/v1/webhooks/${other.id}`, { token: owner.token });
 

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { database, uniqueViolation } from "../../db/client";
@@ -7,6 +7,7 @@ import { eventStatements, eventsStatements, type NewEvent } from "../../events/r
 import { accounts, invites, memberships, tenants, type InviteDeliveryStatus, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, loadConfig, passwordPeppers, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
+import { cursorPage, type CursorPage, type CursorRequest } from "../../http/cursor";
 import { authorityQuery, type AuthorityRow, type Authorize } from "../../http/authenticate";
 import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
@@ -228,11 +229,10 @@ export interface NewInvite {
 }
 
 /** The redirect URL's origin must be one of the tenant's redirectOrigins. */
+const REDIRECT_REFUSAL = { code: "REDIRECT_NOT_ALLOWED", message: "redirectUrl must point at one of the tenant's redirectOrigins", fields: { redirectUrl: ["origin not in the tenant's redirectOrigins"] } };
 export const redirectNotAllowed = (redirectOrigins: string[]) =>
-  new ApiError(400, "REDIRECT_NOT_ALLOWED", "redirectUrl must point at one of the tenant's redirectOrigins (GET /api/v1/tenants/current)", {
-    fields: { redirectUrl: ["origin not in the tenant's redirectOrigins"] },
-    redirectOrigins,
-  });
+  new ApiError(400, REDIRECT_REFUSAL.code, REDIRECT_REFUSAL.message, { fields: REDIRECT_REFUSAL.fields, redirectOrigins });
+const changedMeanwhile = () => conflict("CONFLICT", "The tenant's invites or your role changed meanwhile; retry");
 
 const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
@@ -415,7 +415,7 @@ export async function createInvite(env: Env, claims: VerifiedAccessToken, input:
     if (row.email !== null && facts.pendingEmails.has(row.email)) throw pendingForEmail();
     if (facts.pending >= quota) throw quotaExceeded(quota);
     // What refused the insert holds no more (a role granted or an invite used meanwhile): try once more.
-    if (attempt === 2) throw conflict("CONFLICT", "The tenant's invites or your role changed while the invite was being created; retry");
+    if (attempt === 2) throw changedMeanwhile();
   }
 }
 
@@ -466,11 +466,7 @@ export async function createInvites(env: Env, claims: VerifiedAccessToken, input
     if (forbidden.some(Boolean)) throw bulkError(403, forbidden);
     const rows = created.map(({ row }) => row);
     const facts = await refusalFacts(env, claims.tenantId, [...new Set(rows.flatMap((row) => (row.email === null ? [] : [row.email])))], now, quota);
-    const misdirected: ItemErrors = rows.map((row) =>
-      facts.redirectAllowed(row.redirectUrl)
-        ? null
-        : { code: "REDIRECT_NOT_ALLOWED", message: "redirectUrl must point at one of the tenant's redirectOrigins", fields: { redirectUrl: ["origin not in the tenant's redirectOrigins"] } },
-    );
+    const misdirected: ItemErrors = rows.map((row) => (facts.redirectAllowed(row.redirectUrl) ? null : REDIRECT_REFUSAL));
     if (misdirected.some(Boolean)) throw bulkError(400, misdirected);
     // Replays the batch's rules over the rows in order.
     let pending = facts.pending;
@@ -483,7 +479,7 @@ export async function createInvites(env: Env, claims: VerifiedAccessToken, input
       return null;
     });
     if (refused.some(Boolean)) throw bulkError(409, refused);
-    if (attempt === 2) throw conflict("CONFLICT", "The tenant's invites or your role changed while the invites were being created; retry");
+    if (attempt === 2) throw changedMeanwhile();
   }
 }
 
@@ -914,4 +910,61 @@ export async function reencryptInviteTokens(env: Env, options: ReencryptOptions 
     cursor = results[results.length - 1]!.id;
   }
   return { reencrypted, undecryptable, complete: false };
+}
+
+/** An invite as the platform operator sees it (§2.9): every tenant's, with its tenant's name, never its token or metadata. */
+export interface OperatorInviteView {
+  id: string;
+  tenantId: string;
+  tenantName: string | null;
+  targetRole: InviteRole;
+  status: InviteStatus;
+  email: string | null;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+  revokedAt: string | null;
+  uses: number;
+  maxUses: number;
+  allowedDomains: string[] | null;
+}
+
+/** Every tenant's invites (or one tenant's), newest first: a range of the id index (or of (tenant_id, id)) per page. */
+export async function listAllInvites(env: Env, request: CursorRequest, tenantId?: string): Promise<CursorPage<OperatorInviteView>> {
+  const db = database(env.DB);
+  const now = Date.now();
+  return cursorPage(
+    request,
+    (bound, order, limit) =>
+      db
+        .select({ invite: invites, tenantName: tenants.name })
+        .from(invites)
+        .leftJoin(tenants, eq(tenants.id, invites.tenantId))
+        .where(
+          and(
+            tenantId === undefined ? undefined : eq(invites.tenantId, tenantId),
+            bound === null ? undefined : bound.op === "<" ? lt(invites.id, bound.id) : gt(invites.id, bound.id),
+          ),
+        )
+        .orderBy(order === "DESC" ? desc(invites.id) : asc(invites.id))
+        .limit(limit)
+        .then((rows) => rows.map((row) => ({ ...row, id: row.invite.id }))),
+    ({ invite, tenantName }) => ({
+      id: invite.id,
+      tenantId: invite.tenantId,
+      tenantName,
+      targetRole: invite.targetRole,
+      status: inviteStatus(invite, now),
+      email: invite.email,
+      createdBy: invite.createdBy,
+      createdAt: iso(invite.createdAt),
+      expiresAt: iso(invite.expiresAt),
+      usedAt: isoOrNull(invite.usedAt),
+      revokedAt: isoOrNull(invite.revokedAt),
+      uses: invite.uses,
+      maxUses: invite.maxUses,
+      allowedDomains: invite.allowedDomains,
+    }),
+  );
 }

@@ -85,9 +85,7 @@ const TenantSettingsSchema = z
   .object({
     id: z.uuid(),
     name: z.string().openapi({ example: "Initech" }),
-    invitePolicy: z.enum(INVITE_POLICIES).openapi({
-      description: "AdminsOnly: Owners and Admins invite. Members: Developers also create, list, resend and revoke the Developer/Viewer invites they created",
-    }),
+    invitePolicy: z.enum(INVITE_POLICIES),
     redirectOrigins: z.array(z.string()).openapi({ example: ["https://app.initech.test"] }),
     createdAt: IsoTimestampSchema,
     updatedAt: IsoTimestampSchema,
@@ -102,7 +100,6 @@ const ChangeTenantSettingsSchema = z
       .max(MAX_REDIRECT_ORIGINS, `at most ${MAX_REDIRECT_ORIGINS} redirectOrigins`)
       .transform((origins) => [...new Set(origins)])
       .optional()
-      .openapi({ description: `Origins (scheme://host[:port]) an invite's redirectUrl may point at: https, or http://localhost for development; at most ${MAX_REDIRECT_ORIGINS}. Replaces the list.` }),
   })
   .refine((change) => change.invitePolicy !== undefined || change.redirectOrigins !== undefined, { message: "Give invitePolicy, redirectOrigins or both" })
   .openapi("ChangeTenantSettings");

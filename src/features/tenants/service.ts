@@ -1,9 +1,10 @@
-import { and, count, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, lt, sql } from "drizzle-orm";
 import { asStatement, database, uniqueViolation } from "../../db/client";
 import { publicActor, userActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
 import { accounts, memberships, tenants, type InvitePolicy, type TenantRow } from "../../db/schema";
 import { passwordPeppers, type Env } from "../../env";
+import { cursorPage, type CursorPage, type CursorRequest } from "../../http/cursor";
 import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { nameKey } from "../../lib/names";
@@ -227,4 +228,43 @@ export async function updateTenantSettings(env: Env, caller: { tenantId: string;
     if (row) return toSettingsView({ ...current, invitePolicy, redirectOrigins, updatedAt: now });
     if (attempt === 10) throw conflict("CONFLICT", "The tenant's settings changed while this request was processed; retry");
   }
+}
+
+/** A tenant as the platform operator sees it (§2.9). */
+export interface OperatorTenantView {
+  id: string;
+  name: string;
+  invitePolicy: InvitePolicy;
+  inviteCount: number;
+  memberCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Every tenant, newest first: a range of the primary key per page; member counts from the memberships index. */
+export async function listAllTenants(env: Env, request: CursorRequest): Promise<CursorPage<OperatorTenantView>> {
+  const db = database(env.DB);
+  return cursorPage(
+    request,
+    (bound, order, limit) =>
+      db
+        .select({
+          tenant: tenants,
+          memberCount: sql<number>`(SELECT COUNT(*) FROM memberships m WHERE m.tenant_id = ${tenants.id})`,
+        })
+        .from(tenants)
+        .where(bound === null ? undefined : bound.op === "<" ? lt(tenants.id, bound.id) : gt(tenants.id, bound.id))
+        .orderBy(order === "DESC" ? desc(tenants.id) : asc(tenants.id))
+        .limit(limit)
+        .then((rows) => rows.map((row) => ({ ...row, id: row.tenant.id }))),
+    ({ tenant, memberCount }) => ({
+      id: tenant.id,
+      name: tenant.name,
+      invitePolicy: tenant.invitePolicy,
+      inviteCount: tenant.inviteCount,
+      memberCount,
+      createdAt: iso(tenant.createdAt),
+      updatedAt: iso(tenant.updatedAt),
+    }),
+  );
 }

@@ -183,7 +183,6 @@ export const refreshTokens = sqliteTable(
     uniqueIndex("refresh_tokens_hash_uq").on(t.tokenHash),
     index("refresh_tokens_family_idx").on(t.familyId),
     index("refresh_tokens_session_idx").on(t.accountId, t.tenantId),
-    index("refresh_tokens_expires_idx").on(t.expiresAt),
   ],
 );
 
@@ -210,7 +209,6 @@ export const events = sqliteTable(
   (t) => [
     index("events_tenant_id_idx").on(t.tenantId, t.id),
     index("events_tenant_type_idx").on(t.tenantId, t.type, t.id),
-    index("events_occurred_idx").on(t.occurredAt),
   ],
 );
 
@@ -321,8 +319,6 @@ export const mailOutbox = sqliteTable(
   },
   (t) => [
     index("mail_outbox_status_enqueued_idx").on(t.status, t.enqueuedAt),
-    index("mail_outbox_subject_idx").on(t.subjectId, t.createdAt),
-    index("mail_outbox_updated_idx").on(t.updatedAt),
   ],
 );
 
@@ -368,7 +364,6 @@ export const accountTokens = sqliteTable(
   (t) => [
     uniqueIndex("account_tokens_hash_uq").on(t.tokenHash),
     index("account_tokens_account_idx").on(t.accountId, t.purpose),
-    index("account_tokens_expires_idx").on(t.expiresAt),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { newId } from "../lib/ids";
+import { newIdAt } from "../lib/ids";
 import type { Actor, EventData, EventType } from "./catalogue";
 
 export interface NewEvent<T extends EventType = EventType> {
@@ -52,8 +52,9 @@ const fanOuts = new WeakSet<D1PreparedStatement>();
  * any it missed.
  */
 export function eventStatements<T extends EventType>(db: D1Database, event: NewEvent<T>, guard?: EventGuard): EventStatements {
-  const id = newId();
   const occurredAt = event.occurredAt ?? Date.now();
+  // An id of the event's own moment: the list sorts by it and the purge expires by it (no other index).
+  const id = newIdAt(occurredAt);
   const values = [id, event.tenantId, event.type, event.actor.type, event.actor.id, JSON.stringify(event.data), occurredAt];
   const insert = db
     .prepare(

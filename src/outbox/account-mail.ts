@@ -1,5 +1,5 @@
 import { requireSecret, type Env } from "../env";
-import { newId } from "../lib/ids";
+import { newId, newIdAt } from "../lib/ids";
 import type { Locale } from "../lib/locale";
 import { encryptToken, generateToken, loadTokenKeyring, sha256Hex, type TokenBinding } from "../security/tokens";
 
@@ -33,7 +33,8 @@ export interface AccountMailRequest {
 export async function accountMailStatements(env: Env, request: AccountMailRequest) {
   const token = generateToken(ACCOUNT_TOKEN_PREFIX[request.kind]);
   const tokenHash = await sha256Hex(token);
-  const tokenId = newId();
+  // Of `now`: the purge expires account tokens by id (src/features/maintenance/service.ts).
+  const tokenId = newIdAt(request.now);
   const jobId = newId();
   const ring = await loadTokenKeyring(requireSecret(env, "INVITE_TOKEN_KEY"), env.INVITE_TOKEN_PREVIOUS_KEYS);
   const secret = await encryptToken(ring, token, accountMailBinding(jobId));

@@ -6,11 +6,44 @@ import { purgeExpired } from "../../src/features/maintenance/service";
 import { INVITE_SORT_FIELDS, INVITE_STATUSES } from "../../src/features/invites/service";
 import { USER_SORT_FIELDS } from "../../src/features/users/service";
 import { operatorStatement } from "../../scripts/lib/operator-sql.mjs";
+import { runMaintenance } from "../../src/features/maintenance/service";
+import { runMailJob } from "../../src/outbox/mail-consumer";
+import { purgeFinishedMail, reenqueueStuckMail } from "../../src/outbox/maintenance";
+import { deliverMessage, dispatchPending, sweepOutbox } from "../../src/outbox/webhooks";
 import { capturingD1, type CapturedStatement } from "../d1-spy";
+import { webhookReceiver } from "../webhook-helpers";
 import { BASE, PASSWORD, randomIp, unique, uniqueEmail } from "../helpers";
 
 /** Our tables: every access to one of them must be an index SEARCH, never a SCAN of the table. */
 const TABLES = ["tenants", "accounts", "memberships", "users", "invites", "refresh_tokens"];
+/** The tables of the email channel and of events/webhooks (DESIGN §2.7, §2.8). */
+const OUTBOX_TABLES = ["events", "webhook_endpoints", "webhook_deliveries", "mail_outbox", "account_tokens"];
+
+/** Full table scans among `statements` and the indexes they use. */
+async function plans(statements: CapturedStatement[], tables: string[], allowedScans: RegExp[] = []) {
+  const distinct = [...new Map(statements.map((statement) => [statement.sql, statement])).values()];
+  const scans: string[] = [];
+  const used = new Set<string>();
+  for (const statement of distinct) {
+    for (const detail of await explain(statement)) {
+      const index = /USING (?:COVERING )?INDEX (\w+)/.exec(detail)?.[1];
+      if (index) used.add(index);
+      const scanned = /^SCAN (\w+)(?: AS \w+)?$/.exec(detail)?.[1];
+      if (scanned && tables.includes(scanned) && !allowedScans.some((allowed) => allowed.test(statement.sql))) scans.push(`${detail}  ←  ${statement.sql.replace(/\s+/g, " ").slice(0, 160)}`);
+    }
+  }
+  return { distinct, scans, used };
+}
+
+/** The non-unique indexes of `tables` that no statement in `used` reaches its rows through. */
+async function unusedIndexes(tables: string[], used: Set<string>): Promise<string[]> {
+  const { results: indexes } = await env.DB.prepare(
+    `SELECT name, tbl_name AS tableName, sql FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%' AND tbl_name IN (${tables.map(() => "?").join(",")})`,
+  )
+    .bind(...tables)
+    .all<{ name: string; tableName: string; sql: string }>();
+  return indexes.filter((index) => !/^CREATE UNIQUE/i.test(index.sql) && !used.has(index.name)).map((index) => index.name);
+}
 
 async function explain(statement: CapturedStatement): Promise<string[]> {
   const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`)
@@ -19,18 +52,24 @@ async function explain(statement: CapturedStatement): Promise<string[]> {
   return results.map((row) => row.detail);
 }
 
+/** The app over a D1 binding that records every statement, and a way to call it. */
+function capturingApp(vars: Record<string, string> = {}) {
+  const { db, statements } = capturingD1();
+  const captured = { ...(env as unknown as Env), ...vars, DB: db };
+  const send = async (method: string, path: string, { token, body }: { token?: string; body?: unknown } = {}) => {
+    const headers: Record<string, string> = { "CF-Connecting-IP": randomIp() };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await app.request(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, captured);
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+  return { statements, captured, send };
+}
+
 describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () => {
   it("every statement reaches its rows through an index, and every non-unique index serves some statement", async () => {
-    const { db, statements } = capturingD1();
-    const captured = { ...(env as unknown as Env), DB: db };
-    const send = async (method: string, path: string, { token, body }: { token?: string; body?: unknown } = {}) => {
-      const headers: Record<string, string> = { "CF-Connecting-IP": randomIp() };
-      if (token) headers.Authorization = `Bearer ${token}`;
-      if (body !== undefined) headers["Content-Type"] = "application/json";
-      const response = await app.request(`${BASE}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, captured);
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
-    };
+    const { statements, captured, send } = capturingApp();
 
     // Every route, the list routes with every sort field, direction and filter.
     const ownerEmail = uniqueEmail("plans-owner");
@@ -126,26 +165,74 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     }
     await purgeExpired(captured, Date.now());
 
-    const distinct = [...new Map(statements.map((statement) => [statement.sql, statement])).values()];
+    const { distinct, scans, used } = await plans(statements, TABLES);
     expect(distinct.length).toBeGreaterThan(20);
-    const scans: string[] = [];
-    const used = new Set<string>();
-    for (const statement of distinct) {
-      for (const detail of await explain(statement)) {
-        const index = /USING (?:COVERING )?INDEX (\w+)/.exec(detail)?.[1];
-        if (index) used.add(index);
-        const scanned = /^SCAN (\w+)(?: AS \w+)?$/.exec(detail)?.[1];
-        if (scanned && TABLES.includes(scanned)) scans.push(`${detail}  ←  ${statement.sql.replace(/\s+/g, " ").slice(0, 160)}`);
-      }
-    }
     expect(scans, "full table scans").toEqual([]);
-
-    const { results: indexes } = await env.DB.prepare(
-      `SELECT name, tbl_name AS tableName, sql FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%' AND tbl_name IN (${TABLES.map(() => "?").join(",")})`,
-    )
-      .bind(...TABLES)
-      .all<{ name: string; tableName: string; sql: string }>();
-    const unused = indexes.filter((index) => !/^CREATE UNIQUE/i.test(index.sql) && !used.has(index.name)).map((index) => index.name);
+    const unused = await unusedIndexes(TABLES, used);
     expect(unused, "indexes no statement uses (each costs a row written per insert)").toEqual([]);
+  });
+
+  it("the email channel, events and webhooks too: every statement of their routes, consumers and cron through an index, every non-unique index used", async () => {
+    const { statements, captured, send } = capturingApp({ ALLOW_LOCAL_WEBHOOKS: "1" });
+    const ownerEmail = uniqueEmail("plans-outbox");
+    const signup = await send("POST", "/api/v1/tenants", { body: { name: unique("plans-outbox"), adminEmail: ownerEmail, adminPassword: PASSWORD } });
+    expect(signup.status).toBe(201);
+    const token = (await send("POST", "/api/v1/auth/login", { body: { email: ownerEmail, password: PASSWORD } })).body.accessToken as string;
+    const hook = await send("POST", "/api/v1/webhooks", { token, body: { url: `https://hooks.example.com/${crypto.randomUUID()}`, events: ["invite.created", "member.added"] } });
+    expect(hook.status).toBe(201);
+    const everything = await send("POST", "/api/v1/webhooks", { token, body: { url: `https://hooks.example.com/${crypto.randomUUID()}` } });
+    expect(everything.status).toBe(201);
+    const bound = await send("POST", "/api/v1/invites", { token, body: { email: uniqueEmail("plans-mail") } });
+    expect(bound.status).toBe(201);
+    expect([202, 429]).toContain((await send("POST", `/api/v1/invites/${bound.body.id}/resend`, { token })).status);
+    const open = await send("POST", "/api/v1/invites", { token, body: { role: "Viewer" } });
+    expect((await send("POST", `/api/v1/invites/${open.body.token}/register`, { body: { email: uniqueEmail("plans-joiner"), password: PASSWORD } })).status).toBe(201);
+    expect((await send("DELETE", `/api/v1/invites/${bound.body.id}`, { token })).status).toBe(204);
+    const events = await send("GET", "/api/v1/events?Qt=2", { token });
+    expect(events.status).toBe(200);
+    expect((await send("GET", `/api/v1/events?Qt=2&starting_after=${events.body.nextCursor}`, { token })).status).toBe(200);
+    expect((await send("GET", `/api/v1/events?Qt=2&ending_before=${events.body.nextCursor}`, { token })).status).toBe(200);
+    expect((await send("GET", "/api/v1/events?Type=invite.created", { token })).status).toBe(200);
+    expect((await send("GET", "/api/v1/webhooks", { token })).status).toBe(200);
+    expect((await send("GET", `/api/v1/webhooks/${hook.body.id}`, { token })).status).toBe(200);
+    expect((await send("PATCH", `/api/v1/webhooks/${hook.body.id}`, { token, body: { events: ["invite.created"] } })).status).toBe(200);
+    expect((await send("POST", `/api/v1/webhooks/${hook.body.id}/rotate-secret`, { token })).status).toBe(200);
+    // The consumers and the cron, on the same recording binding.
+    const receiver = webhookReceiver(() => new Response(null, { status: 500 }));
+    try {
+      const { results: pending } = await env.DB.prepare("SELECT endpoint_id AS endpointId, event_id AS eventId FROM webhook_deliveries WHERE tenant_id = ? AND status = 'Pending'")
+        .bind(signup.body.tenantId)
+        .all<{ endpointId: string; eventId: string }>();
+      expect(pending.length).toBeGreaterThan(0);
+      for (const message of pending.slice(0, 3)) await deliverMessage(captured, message);
+    } finally {
+      receiver.restore();
+    }
+    const deliveries = await send("GET", `/api/v1/webhooks/${hook.body.id}/deliveries?Qt=2`, { token });
+    expect(deliveries.status).toBe(200);
+    if (deliveries.body.nextCursor) expect((await send("GET", `/api/v1/webhooks/${hook.body.id}/deliveries?Qt=2&starting_after=${deliveries.body.nextCursor}`, { token })).status).toBe(200);
+    const firstDelivery = deliveries.body.items[0];
+    if (firstDelivery) expect((await send("POST", `/api/v1/webhooks/${hook.body.id}/deliveries/${firstDelivery.id}/redeliver`, { token })).status).toBe(202);
+    const { results: jobs } = await env.DB.prepare("SELECT id FROM mail_outbox WHERE recipient = ? OR subject_id = ?").bind(ownerEmail, bound.body.id).all<{ id: string }>();
+    const mailer = { send: async () => ({ ok: true as const, messageId: "plans@test" }) };
+    for (const job of jobs) await runMailJob(captured, job.id, mailer);
+    expect((await send("POST", "/api/v1/auth/verify-email/resend", { token })).status).toBe(202);
+    expect((await send("POST", "/api/v1/auth/verify-email", { body: { token: "ev_notarealtoken" } })).status).toBe(400);
+    expect((await send("POST", "/api/v1/auth/password-reset", { body: { email: ownerEmail } })).status).toBe(202);
+    expect((await send("POST", "/api/v1/auth/password-reset/confirm", { body: { token: "pr_notarealtoken", password: PASSWORD } })).status).toBe(400);
+    expect((await send("DELETE", `/api/v1/webhooks/${everything.body.id}`, { token })).status).toBe(204);
+    const later = Date.now() + 200 * 24 * 3600 * 1000;
+    await dispatchPending(captured);
+    await sweepOutbox(captured, later);
+    await reenqueueStuckMail(captured, later);
+    await purgeFinishedMail(captured, later);
+    await runMaintenance(captured, later);
+
+    // After a key rotation the nightly job reads each sealed secret once to find those under an old key (a
+    // bounded sweep by design, README "Rotating INVITE_TOKEN_KEY").
+    const { distinct, scans, used } = await plans(statements, OUTBOX_TABLES, [/substr\((?:previous_)?secret_ciphertext, 1, 12\)/]);
+    expect(distinct.length).toBeGreaterThan(20);
+    expect(scans, "full table scans").toEqual([]);
+    expect(await unusedIndexes(OUTBOX_TABLES, used), "indexes no statement uses (each costs a row written per insert)").toEqual([]);
   });
 });

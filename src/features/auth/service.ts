@@ -4,7 +4,7 @@ import { database, type Database } from "../../db/client";
 import { accounts, memberships, refreshTokens, tenants, type AccountRow, type Role } from "../../db/schema";
 import { loadConfig, passwordPeppers, requireSecret, type Env } from "../../env";
 import { ApiError } from "../../http/errors";
-import { newId } from "../../lib/ids";
+import { newId, newIdAt } from "../../lib/ids";
 import { DAY_MS } from "../../lib/time";
 import { ACCESS_TOKEN_TTL_SECONDS, loadKeyRing, signAccessToken } from "../../security/jwt";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../security/passwords";
@@ -150,7 +150,8 @@ async function issueTokens(env: Env, subject: TokenSubject): Promise<TokenPair> 
   const db = database(env.DB);
   await db.batch([
     db.insert(refreshTokens).values({
-      id: newId(),
+      // Of `now`: the purge expires refresh tokens by id (src/features/maintenance/service.ts).
+      id: newIdAt(now),
       accountId: subject.id,
       tenantId: subject.tenantId,
       familyId: newId(),
@@ -235,7 +236,7 @@ export async function refreshSession(env: Env, presented: string, beforeRotate?:
        FROM refresh_tokens r JOIN memberships m ON m.account_id = r.account_id AND m.tenant_id = r.tenant_id
        WHERE r.token_hash = ?5 AND r.spent_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > ?4
          AND m.status = 'Active'`,
-    ).bind(newId(), next.hash, next.expiresAt, now, presentedHash),
+    ).bind(newIdAt(now), next.hash, next.expiresAt, now, presentedHash),
     env.DB.prepare(
       `UPDATE refresh_tokens SET spent_at = ?1
        WHERE token_hash = ?2 AND spent_at IS NULL AND revoked_at IS NULL AND expires_at > ?1

@@ -1,5 +1,7 @@
 import type { Env } from "../../env";
+import { idsBefore } from "../../lib/ids";
 import { DAY_MS } from "../../lib/time";
+import { REFRESH_TOKEN_TTL_MS } from "../auth/service";
 import { reencryptInviteTokens, type ReencryptResult } from "../invites/service";
 import { EVENT_RETENTION_DAYS } from "../events/service";
 import { renormalizeTenantNames, type RenormalizeResult } from "../tenants/service";
@@ -24,24 +26,32 @@ export interface PurgeResult {
   refreshTokens: number;
   /** events older than 90 days (their webhook attempts go with them, ON DELETE CASCADE) */
   events: number;
+  /** email-verification and password-reset tokens written more than ACCOUNT_TOKEN_RETENTION_MS ago */
+  accountTokens: number;
   /** false when a table hit maxBatches and still had rows to delete */
   complete: boolean;
 }
+
+/** Longer than any account token lives (email verification 2 days, password reset 30 minutes): all expired by then. */
+export const ACCOUNT_TOKEN_RETENTION_MS = 7 * DAY_MS;
 
 export const DEFAULT_PURGE_BATCH_SIZE = 500;
 export const DEFAULT_PURGE_MAX_BATCHES = 40;
 
 /**
- * Deletes `table`'s rows with `expires_at < cutoff`, `batchSize` at a time. Both tables index
- * `expires_at`, so each batch is a range scan that costs what it deletes, not a table scan.
+ * Deletes `table`'s expired rows, `batchSize` at a time, each batch a range scan that costs what it
+ * deletes. Invites expire by `expires_at` (indexed: renewals move it). Rows whose lifetime is fixed
+ * from the moment they are written expire by their UUIDv7 id (`id < idsBefore(cutoff)`, a range of the
+ * primary key), so they need no index of their own: refresh tokens (7 days), account tokens, events.
  */
-async function deleteInBatches(db: D1Database, table: "invites" | "refresh_tokens" | "events", cutoff: number, batchSize: number, maxBatches: number) {
-  const column = table === "events" ? "occurred_at" : "expires_at";
+async function deleteInBatches(db: D1Database, table: "invites" | "refresh_tokens" | "events" | "account_tokens", cutoff: number, batchSize: number, maxBatches: number) {
+  const expired = table === "invites" ? "expires_at < ?1" : "id < ?1";
   // RETURNING counts deleted rows exactly; meta.changes would add the rows triggers touch (invite counts).
-  const statement = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${column} < ?1 LIMIT ?2) RETURNING id`);
+  const statement = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${expired} LIMIT ?2) RETURNING id`);
+  const bound = table === "invites" ? cutoff : idsBefore(cutoff);
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch++) {
-    const changes = (await statement.bind(cutoff, batchSize).all()).results.length;
+    const changes = (await statement.bind(bound, batchSize).all()).results.length;
     deleted += changes;
     if (changes < batchSize) return { deleted, complete: true };
   }
@@ -56,19 +66,23 @@ async function deleteInBatches(db: D1Database, table: "invites" | "refresh_token
  * - refresh tokens past their `expires_at`, spent and revoked ones included. A spent token is kept
  *   until then on purpose: presenting it again is how reuse (a stolen token) is detected and its
  *   family revoked, and that only works while its row exists;
- * - events older than 90 days (DESIGN §2.8), by `occurred_at` (indexed), with their delivery attempts.
+ * - events older than 90 days (DESIGN §2.8), by id (made of `occurred_at`), with their delivery attempts;
+ * - email-verification and password-reset tokens a week after they were written (all expired by then).
  */
 export async function purgeExpired(env: Env, now = Date.now(), options: PurgeOptions = {}): Promise<PurgeResult> {
   const batchSize = options.batchSize ?? DEFAULT_PURGE_BATCH_SIZE;
   const maxBatches = options.maxBatches ?? DEFAULT_PURGE_MAX_BATCHES;
   const invites = await deleteInBatches(env.DB, "invites", now - INVITE_RETENTION_MS, batchSize, maxBatches);
-  const refreshTokens = await deleteInBatches(env.DB, "refresh_tokens", now, batchSize, maxBatches);
+  // A refresh token lives REFRESH_TOKEN_TTL_MS from the moment its row (and id) is written.
+  const refreshTokens = await deleteInBatches(env.DB, "refresh_tokens", now - REFRESH_TOKEN_TTL_MS, batchSize, maxBatches);
   const events = await deleteInBatches(env.DB, "events", now - EVENT_RETENTION_MS, batchSize, maxBatches);
+  const accountTokens = await deleteInBatches(env.DB, "account_tokens", now - ACCOUNT_TOKEN_RETENTION_MS, batchSize, maxBatches);
   return {
     invites: invites.deleted,
     refreshTokens: refreshTokens.deleted,
     events: events.deleted,
-    complete: invites.complete && refreshTokens.complete && events.complete,
+    accountTokens: accountTokens.deleted,
+    complete: invites.complete && refreshTokens.complete && events.complete && accountTokens.complete,
   };
 }
 

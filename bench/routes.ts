@@ -114,10 +114,9 @@ export const benchRoutes = new Hono<AppEnv>()
     const db = c.env.DB;
     const inWindow = Math.min(Number(c.req.query("inWindow") ?? 5) || 0, 1000);
     const windowMs = 60 * 60 * 1000;
-    await db.batch([
-      db.prepare(`CREATE TABLE IF NOT EXISTS ${LIMITER_TABLE} (policy TEXT NOT NULL, at INTEGER NOT NULL)`),
-      db.prepare(`CREATE INDEX IF NOT EXISTS ${LIMITER_TABLE}_policy_at ON ${LIMITER_TABLE} (policy, at)`),
-    ]);
+    await db.prepare(
+      `CREATE TABLE IF NOT EXISTS ${LIMITER_TABLE} (policy TEXT NOT NULL, at INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (policy, at, seq)) WITHOUT ROWID`,
+    ).run();
     const fresh = `new-${crypto.randomUUID()}`;
     const returning = `returning-${crypto.randomUUID()}`;
     // A returning client: `inWindow` hits inside the window and one that has just left it.
@@ -147,7 +146,7 @@ const LIMITER_TABLE = "bench_limiter_hits";
 const LIMITER_STATEMENTS = {
   prune: `DELETE FROM ${LIMITER_TABLE} WHERE policy = ? AND at <= ?`,
   count: `SELECT COUNT(*) AS count, MIN(at) AS oldest FROM ${LIMITER_TABLE} WHERE policy = ?`,
-  record: `INSERT INTO ${LIMITER_TABLE} (policy, at) VALUES (?, ?)`,
+  record: `INSERT INTO ${LIMITER_TABLE} (policy, at, seq) VALUES (?1, ?2, (SELECT COALESCE(MAX(seq) + 1, 0) FROM ${LIMITER_TABLE} WHERE policy = ?1 AND at = ?2))`,
 };
 
 async function replayLimiterCall(db: D1Database, policy: string, windowMs: number): Promise<StatementCost[]> {

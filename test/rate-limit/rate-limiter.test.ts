@@ -105,6 +105,33 @@ describe("RateLimiter.take: several policies of one key in one call", () => {
     expect(await stub.peek("failures", 2, HOUR)).toMatchObject({ remaining: 2 });
   });
 
+  it("one row per hit (a WITHOUT ROWID log keyed by policy, time and seq); an object written under the old rowid table keeps its counts", async () => {
+    const stub = stubFor(`unit:${crypto.randomUUID()}`);
+    const now = Date.now();
+    // The previous schema, as an object created by the release before this one left it.
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.sql.exec(
+        `CREATE TABLE hits (policy TEXT NOT NULL, at INTEGER NOT NULL); CREATE INDEX hits_policy_at ON hits (policy, at);
+         CREATE TABLE windows (policy TEXT PRIMARY KEY, window_ms INTEGER NOT NULL) WITHOUT ROWID;`,
+      );
+      for (const at of [now - 2000, now - 1000, now - 1000]) state.storage.sql.exec("INSERT INTO hits (policy, at) VALUES ('old', ?)", at);
+    });
+    expect(await stub.peek("old", 5, HOUR)).toMatchObject({ remaining: 2 });
+    // Several hits in one millisecond, one given back, more after it: none lost, none doubled.
+    vi.useFakeTimers({ now, toFake: ["Date"] });
+    const taken = [await stub.take([rule("same-ms", 10)]), await stub.take([rule("same-ms", 10)]), await stub.take([rule("same-ms", 10)])];
+    expect(taken.map((t) => t.decisions[0]!.recordedAt)).toEqual([now, now, now]);
+    await stub.take([], [{ policy: "same-ms", at: taken[0]!.decisions[0]!.recordedAt! }]);
+    await stub.take([rule("same-ms", 10)]);
+    await stub.take([rule("same-ms", 10)]);
+    expect(await stub.peek("same-ms", 10, HOUR)).toMatchObject({ remaining: 6 });
+    const schema = await runInDurableObject(stub, async (_instance, state) =>
+      state.storage.sql.exec<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").toArray(),
+    );
+    expect(schema.map((entry) => entry.name).filter((name) => !name.startsWith("_cf_"))).toEqual(["hits", "windows"]);
+    expect(schema.find((entry) => entry.name === "hits")!.sql).toMatch(/WITHOUT ROWID/);
+  });
+
   it("a check-only rule needs room but records nothing (a right password checking the failure windows)", async () => {
     const stub = stubFor(`unit:${crypto.randomUUID()}`);
     expect((await stub.take([rule("failures", 1)])).allowed).toBe(true);

@@ -32,9 +32,19 @@ export function asStatement(d1: D1Database, query: SQL | { toSQL(): { sql: strin
   return d1.prepare(sql).bind(...params);
 }
 
-/** A row as D1 returns it (column names) → as Drizzle would (field names). */
+const columnsOf = new WeakMap<Table, Array<[string, ReturnType<typeof getTableColumns>[string]]>>();
+
+/**
+ * A row as D1 returns it (column names) → as Drizzle would (field names, each value decoded by its
+ * column: JSON text parsed, booleans from 0/1).
+ */
 export function fromColumns<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  let columns = columnsOf.get(table);
+  if (!columns) columnsOf.set(table, (columns = Object.entries(getTableColumns(table))));
   const row: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(getTableColumns(table))) row[field] = raw[column.name];
+  for (const [field, column] of columns) {
+    const value = raw[column.name];
+    row[field] = value === null || value === undefined ? value : column.mapFromDriverValue(value);
+  }
   return row as T["$inferSelect"];
 }

@@ -60,16 +60,15 @@ export interface InvitePreview {
   publicMetadata: Record<string, unknown> | null;
 }
 
+const PREVIEW_SQL = "SELECT i.*, t.name AS tenant_name FROM invites i JOIN tenants t ON t.id = i.tenant_id WHERE i.token_hash = ?1 LIMIT 1";
+
 /** Read-only on purpose: a mail scanner that opens the link must not change anything. */
 export async function previewInvite(env: Env, token: string): Promise<InvitePreview> {
   if (!INVITE_TOKEN_PATTERN.test(token)) throw inviteNotFound();
-  const [row] = await database(env.DB)
-    .select({ invite: invites, tenantName: tenants.name })
-    .from(invites)
-    .innerJoin(tenants, eq(tenants.id, invites.tenantId))
-    .where(eq(invites.tokenHash, await sha256Hex(token)))
-    .limit(1);
-  if (!row) throw inviteNotFound();
+  // A fixed SQL string (public and hot: no query building per request).
+  const raw = await env.DB.prepare(PREVIEW_SQL).bind(await sha256Hex(token)).first<Record<string, unknown>>();
+  if (!raw) throw inviteNotFound();
+  const row = { invite: fromColumns(invites, raw), tenantName: raw.tenant_name as string };
   return {
     // Names stored before control/format characters were refused are shown without them.
     tenantName: withoutForbiddenCharacters(row.tenantName),

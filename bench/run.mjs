@@ -32,7 +32,8 @@ const SETTINGS = {
   largeInvites: PROFILE_ONLY ? 1_000 : QUICK ? 10_000 : 100_000,
   registerPool: PROFILE_ONLY ? 1_000 : QUICK ? 1_500 : 6_000,
   pageSize: 20,
-  profileSec: QUICK ? 2 : 4,
+  profileSec: QUICK ? 2 : 6,
+  profileRounds: QUICK ? 2 : 3,
   // One request at a time: the sampled time is then each request's own, not its share of a queue.
   profileConnections: 1,
 };
@@ -376,15 +377,30 @@ async function main() {
     ].filter(Boolean);
     profiles = {};
     expectStatus(await api(base, "POST", "/__bench/console?quiet=1"), 200, "quiet console");
+    // Interleaved rounds, as for the load runs: a burst of load from elsewhere on the machine lands on
+    // every route's samples alike instead of on one route's whole slice.
+    const merged = Object.fromEntries(profiled.map((route) => [route.key, { requests: 0, ok: 0, activeMs: 0, totalMs: 0, byModule: new Map(), byFunction: new Map() }]));
+    for (const route of profiled) await measure({ ...load, ...route, connections: SETTINGS.profileConnections, warmupSec: 0, durationSec: 1 });
+    for (let round = 1; round <= SETTINGS.profileRounds; round++) {
+      for (const route of profiled) {
+        say(`profile, round ${round}/${SETTINGS.profileRounds}: ${route.label}`);
+        const slice = { ...load, ...route, connections: SETTINGS.profileConnections, warmupSec: 0, durationSec: SETTINGS.profileSec / SETTINGS.profileRounds };
+        const run = await profileDuring(inspector, () => measure(slice));
+        const into = merged[route.key];
+        into.requests += run.result.total;
+        into.ok += run.result.ok;
+        into.activeMs += run.activeMs;
+        into.totalMs += run.totalMs;
+        for (const [label, ms] of run.byModule) into.byModule.set(label, (into.byModule.get(label) ?? 0) + ms);
+        for (const [label, ms] of run.byFunction) into.byFunction.set(label, (into.byFunction.get(label) ?? 0) + ms);
+      }
+    }
     for (const route of profiled) {
-      say(`profile: ${route.label}`);
-      const slice = { ...load, ...route, connections: SETTINGS.profileConnections, warmupSec: 0 };
-      await measure({ ...slice, durationSec: 1 });
-      const run = await profileDuring(inspector, () => measure({ ...slice, durationSec: SETTINGS.profileSec }));
+      const run = merged[route.key];
       profiles[route.key] = {
         label: route.label,
-        requests: run.result.total,
-        ok: run.result.ok,
+        requests: run.requests,
+        ok: run.ok,
         activeMs: run.activeMs,
         totalMs: run.totalMs,
         byModule: [...run.byModule.entries()].sort((a, b) => b[1] - a[1]),

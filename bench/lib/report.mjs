@@ -108,7 +108,7 @@ function profileSection(r) {
     ...leverSection(r),
     "## CPU profile",
     "",
-    `A V8 CPU profile of the Worker's isolate over the inspector (\`wrangler dev --inspector-port\`, DevTools \`Profiler.start/stop\`, ${r.settings.profileSec} s per route of the same requests, ${r.settings.profileConnections ?? 8} at a time, ` +
+    `A V8 CPU profile of the Worker's isolate over the inspector (\`wrangler dev --inspector-port\`, DevTools \`Profiler.start/stop\`, ${r.settings.profileSec} s per route of the same requests in ${r.settings.profileRounds ?? 1} interleaved rounds, ${r.settings.profileConnections ?? 8} at a time, ` +
       "sampling every 200 µs), taken after the timed runs so it never slows them. It covers only the Worker's own isolate: local D1 and the rate limiter's Durable Object run in other isolates " +
       "and are not in it, as in production. The run is unminified (`--no-minify`), so each sampled line maps to its module through the `// path` markers esbuild writes. " +
       "Samples are wall-clock while the isolate executes, so on this shared machine they also count time the thread was preempted: compare routes within the run, not with other machines. " +

@@ -49,9 +49,21 @@ const ruleOf = (policy: RateLimitPolicy): LimitRule => ({
   ...(policy.record === false ? { record: false } : {}),
 });
 
+/** Object ids by key, per namespace and isolate: idFromName hashes the key every time (stubs are per request, ids are not). */
+const objectIds = new WeakMap<object, Map<string, DurableObjectId>>();
+const OBJECT_IDS_KEPT = 1024;
+
 function limiterFor(c: Context<AppEnv>, key: string) {
   const namespace = c.env.RATE_LIMITER;
-  return namespace.get(namespace.idFromName(key));
+  let ids = objectIds.get(namespace);
+  if (!ids) objectIds.set(namespace, (ids = new Map()));
+  let id = ids.get(key);
+  if (!id) {
+    id = namespace.idFromName(key);
+    if (ids.size >= OBJECT_IDS_KEPT) ids.delete(ids.keys().next().value as string);
+    ids.set(key, id);
+  }
+  return namespace.get(id);
 }
 
 function unavailable(what: string, cause: unknown): ApiError {

@@ -164,8 +164,8 @@ export function createApiClient(options: ApiClientOptions) {
     },
     /** Signed in (any tenant): join the invite's tenant with the invite's role. */
     accept: (inviteToken: string) => unwrap(v1.invites[":token"].accept.$post({ param: { token: inviteToken } })),
-    /** Every membership of the signed-in account, Active and Inactive. */
-    myTenants: () => unwrap(v1.users.me.tenants.$get()),
+    /** The signed-in account's memberships, Active and Inactive, oldest first: `{ items, nextCursor, prevCursor }` (Qt default 100). */
+    myTenants: (query: { Qt?: string; starting_after?: string; ending_before?: string } = {}) => unwrap(v1.users.me.tenants.$get({ query })),
     /** Owner/Admin: remove a member from the active tenant (their account and other memberships stay). */
     removeUser: (userId: string) => unwrap(v1.users[":id"].$delete({ param: { id: userId } })),
     /** Leave the active tenant (409 LAST_OWNER for its last active Owner). */

@@ -101,6 +101,9 @@ describe("typed client (hc<AppType>) against the Worker", () => {
     expect(switched.tenantId).toBe(hostTenant.tenantId);
     expect((await joiner.getTenant(hostTenant.tenantId)).memberCount).toBe(2);
     expect((await joiner.myTenants()).items.map((t) => t.tenantId)).toEqual([home.tenantId, hostTenant.tenantId]);
+    const firstOfMine = await joiner.myTenants({ Qt: "1" });
+    expectTypeOf(firstOfMine.nextCursor).toEqualTypeOf<string | null>();
+    expect((await joiner.myTenants({ starting_after: firstOfMine.nextCursor! })).items.map((t) => t.tenantId)).toEqual([hostTenant.tenantId]);
 
     await host.removeUser(home.adminUserId);
     await expect(joiner.getTenant(hostTenant.tenantId)).rejects.toMatchObject({ status: 401 });

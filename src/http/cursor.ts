@@ -1,6 +1,6 @@
 import * as z from "../lib/zod";
 import { validationError } from "./errors";
-import { decodeCursor, encodeCursor, invalidCursor } from "./pagination";
+import { decodeCursor, encodeCursor, integerParam, invalidCursor } from "./pagination";
 
 /**
  * Cursor pages (DESIGN §2.8, §2.9) of lists that only go newest first by UUIDv7 id (events, webhook
@@ -16,12 +16,12 @@ export interface CursorPage<T> {
   prevCursor: string | null;
 }
 
-/** The cursor of one id in a newest-first list: the codec of src/http/pagination.ts, sort field `id`. */
-export const idCursor = (id: string): string => encodeCursor({ sort: "id", direction: "desc", key: id, id });
+/** The cursor of one id in a newest-first list: the codec of src/http/pagination.ts, sort field `id` (and the list's name, if it has one). */
+export const idCursor = (id: string, list?: string): string => encodeCursor({ sort: "id", direction: "desc", key: id, id, list });
 
-/** Any cursor of that codec for `id` descending (older `{v:1,id}` cursors included); anything else is 400 INVALID_CURSOR. */
-export function decodeIdCursor(name: string, raw: string): string {
-  const cursor = decodeCursor(name, raw, { id: "id" });
+/** Any cursor of that codec for `id` descending of this list (older `{v:1,id}` cursors included); anything else is 400 INVALID_CURSOR. */
+export function decodeIdCursor(name: string, raw: string, list?: string): string {
+  const cursor = decodeCursor(name, raw, { id: "id" }, list);
   if (cursor.direction !== "desc") throw invalidCursor(name);
   return cursor.id;
 }
@@ -33,17 +33,12 @@ const cursorParam = (description: string) =>
     .optional()
     .openapi({ description, example: "eyJ2IjoxLCJpZCI6IjAxOTNhMmI0LTAwMDAtNzAwMC04MDAwLTAwMDAwMDAwMDAwMCJ9" });
 
+/** `Qt`: items per page, 1–100, `fallback` when absent. */
+export const perPageParam = (fallback: number) => integerParam("Qt", 1, 100, fallback).openapi({ description: "Items per page (1–100)" });
+
 /** `Qt` (1–100, default 10) + the two cursors; both cursors at once is 400. */
 export const cursorQuerySchema = z.object({
-  Qt: z
-    .string()
-    .max(12)
-    .regex(/^\s*\d+\s*$/, "Qt must be an integer")
-    .transform(Number)
-    .pipe(z.number().int().min(1, "Qt must be at least 1").max(100, "Qt must be at most 100"))
-    .optional()
-    .default(10)
-    .openapi({ type: "integer", minimum: 1, maximum: 100, default: 10, description: "Items per page (1–100)" }),
+  Qt: perPageParam(10),
   starting_after: cursorParam("The page after this cursor (older items): a `nextCursor` from a previous page"),
   ending_before: cursorParam("The page before this cursor (newer items): a `prevCursor` from a previous page"),
 });
@@ -53,16 +48,19 @@ export interface CursorRequest {
   /** id bound and direction: `older` than after, or `newer` than before */
   after?: string;
   before?: string;
+  /** the list's name in its cursors (see src/http/pagination.ts) */
+  list?: string;
 }
 
-export function cursorRequest(query: { Qt: number; starting_after?: string | undefined; ending_before?: string | undefined }): CursorRequest {
+export function cursorRequest(query: { Qt: number; starting_after?: string | undefined; ending_before?: string | undefined }, list?: string): CursorRequest {
   if (query.starting_after !== undefined && query.ending_before !== undefined) {
     throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
   }
   return {
     limit: query.Qt,
-    ...(query.starting_after !== undefined ? { after: decodeIdCursor("starting_after", query.starting_after) } : {}),
-    ...(query.ending_before !== undefined ? { before: decodeIdCursor("ending_before", query.ending_before) } : {}),
+    ...(list !== undefined ? { list } : {}),
+    ...(query.starting_after !== undefined ? { after: decodeIdCursor("starting_after", query.starting_after, list) } : {}),
+    ...(query.ending_before !== undefined ? { before: decodeIdCursor("ending_before", query.ending_before, list) } : {}),
   };
 }
 
@@ -76,14 +74,15 @@ export async function cursorPage<Row extends { id: string }, T>(
   view: (row: Row) => T,
 ): Promise<CursorPage<T>> {
   const { limit } = request;
+  const cursorOf = (id: string) => idCursor(id, request.list);
   if (request.before !== undefined) {
     const rows = await fetch({ op: ">", id: request.before }, "ASC", limit + 1);
     const hasNewer = rows.length > limit;
     const page = rows.slice(0, limit).reverse();
     return {
       items: page.map(view),
-      nextCursor: page.length ? idCursor(page[page.length - 1]!.id) : idCursor(request.before),
-      prevCursor: hasNewer && page.length ? idCursor(page[0]!.id) : null,
+      nextCursor: page.length ? cursorOf(page[page.length - 1]!.id) : cursorOf(request.before),
+      prevCursor: hasNewer && page.length ? cursorOf(page[0]!.id) : null,
     };
   }
   const rows = await fetch(request.after !== undefined ? { op: "<", id: request.after } : null, "DESC", limit + 1);
@@ -91,8 +90,8 @@ export async function cursorPage<Row extends { id: string }, T>(
   const page = rows.slice(0, limit);
   return {
     items: page.map(view),
-    nextCursor: hasOlder ? idCursor(page[page.length - 1]!.id) : null,
-    prevCursor: request.after !== undefined && page.length ? idCursor(page[0]!.id) : null,
+    nextCursor: hasOlder ? cursorOf(page[page.length - 1]!.id) : null,
+    prevCursor: request.after !== undefined && page.length ? cursorOf(page[0]!.id) : null,
   };
 }
 

@@ -6,7 +6,7 @@ import { UUID_PATTERN } from "../lib/ids";
 import { decodeBase64Url, encodeBase64Url } from "../security/encoding";
 import { ApiError, validationError } from "./errors";
 
-const integerParam = (name: string, min: number, max: number, fallback: number) =>
+export const integerParam = (name: string, min: number, max: number, fallback: number) =>
   z
     .string()
     .max(12)
@@ -93,6 +93,8 @@ export interface Page<T> {
  * of one row in one ordering. The next page is a keyset WHERE `(key, id) < (k, id)` on the
  * (tenant_id, key, id) index, so a deep page reads what the first does. A cursor carries its
  * ordering: CpOrd/TpOrd may be omitted with it; given and different, the cursor is refused.
+ * A list whose ordering another list shares (id descending) may also name itself in `l`: its
+ * cursors then work there only, and a list without a name refuses a cursor that carries one.
  * ---------------------------------------------------------------------------------------------- */
 
 export type CursorKey = string | number | null;
@@ -103,6 +105,8 @@ export interface Cursor {
   /** the row's sort key (absent for sort field `id`, whose key is the id) */
   key: CursorKey;
   id: string;
+  /** the list that issued it (`l`), when the list names itself */
+  list?: string | undefined;
 }
 
 /** The kind of value a sort field's key is, so a decoded cursor can be checked before it reaches SQL. */
@@ -112,6 +116,7 @@ const CURSOR_TEXT_KEY_MAX = 320;
 
 export function encodeCursor(cursor: Cursor): string {
   const payload: Record<string, unknown> = { v: 1, s: cursor.sort, d: cursor.direction };
+  if (cursor.list !== undefined) payload.l = cursor.list;
   if (cursor.sort !== "id") payload.k = cursor.key;
   payload.id = cursor.id;
   return encodeBase64Url(new TextEncoder().encode(JSON.stringify(payload)).buffer as ArrayBuffer).replace(/=+$/, "");
@@ -138,7 +143,7 @@ function keyMatches(kind: CursorKeyKind, key: unknown): key is CursorKey {
  * not base64url, not JSON, another version, an unknown field, a key of the wrong type — is 400
  * INVALID_CURSOR, never a 500 and never SQL with a surprising value.
  */
-export function decodeCursor<F extends string>(param: string, raw: string, fields: Record<F, CursorKeyKind>): Cursor & { sort: F } {
+export function decodeCursor<F extends string>(param: string, raw: string, fields: Record<F, CursorKeyKind>, list?: string): Cursor & { sort: F } {
   let parsed: Record<string, unknown> | null = null;
   try {
     if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw new Error("alphabet");
@@ -149,13 +154,14 @@ export function decodeCursor<F extends string>(param: string, raw: string, field
     parsed = null;
   }
   if (!parsed || parsed.v !== 1) throw invalidCursor(param);
+  if (parsed.l !== list) throw invalidCursor(param, "issued by another list");
   const sort = typeof parsed.s === "string" ? parsed.s : "id";
   const direction = parsed.d === undefined ? "desc" : parsed.d;
   const kind = Object.prototype.hasOwnProperty.call(fields, sort) ? fields[sort as F] : undefined;
   if (!kind || (direction !== "asc" && direction !== "desc")) throw invalidCursor(param);
   if (typeof parsed.id !== "string" || !UUID_PATTERN.test(parsed.id) || !keyMatches(kind, parsed.k)) throw invalidCursor(param);
   const id = parsed.id.toLowerCase();
-  return { sort: sort as F, direction, key: kind === "id" ? id : (parsed.k as CursorKey), id };
+  return { sort: sort as F, direction, key: kind === "id" ? id : (parsed.k as CursorKey), id, list };
 }
 
 const cursorParam = (description: string) =>
@@ -320,8 +326,8 @@ export interface PageRead<R> {
   direction: SortDirection;
   start: PageStart;
   perPage: number;
-  /** one row `{ total }` */
-  total: BatchItem<"sqlite">;
+  /** one row `{ total }` (absent for a list without one: its total is then 0) */
+  total?: BatchItem<"sqlite">;
   /** the rows of a `Pg` page, in list order */
   offsetRows: (orderBy: SQL[], limit: number, offset: number) => BatchItem<"sqlite">;
   /** the rows of one keyset segment */
@@ -340,15 +346,20 @@ export async function readPage<R>(
   read: PageRead<R>,
 ): Promise<{ total: number; rows: R[]; nextCursor: string | null; prevCursor: string | null; lead: unknown[] }> {
   const { start, perPage } = read;
-  const lead = read.lead ? [read.lead] : [];
+  const lead = [...(read.lead ? [read.lead] : []), ...(read.total ? [read.total] : [])];
+  const run = async (statements: BatchItem<"sqlite">[]) => {
+    const results = (await read.db.batch([...lead, ...statements] as unknown as [BatchItem<"sqlite">])) as unknown[][];
+    const leadRows = read.lead ? results.shift()! : [];
+    const [counted] = (read.total ? results.shift()! : []) as { total: number }[];
+    return { leadRows, total: counted?.total ?? 0, results: results as R[][] };
+  };
   if (start.kind === "page") {
     const [orderBy] = keysetSegments(read.column, read.idColumn, read.direction, null).map((segment) => segment.orderBy);
-    const results = (await read.db.batch([...lead, read.total, read.offsetRows(orderBy!, perPage + 1, (start.page - 1) * perPage)] as unknown as [BatchItem<"sqlite">])) as unknown[][];
-    const leadRows = read.lead ? results.shift()! : [];
-    const [[counted], fetched] = results as unknown as [{ total: number }[], R[]];
+    const { leadRows, total, results } = await run([read.offsetRows(orderBy!, perPage + 1, (start.page - 1) * perPage)]);
+    const fetched = results[0]!;
     const rows = fetched.slice(0, perPage);
     return {
-      total: counted?.total ?? 0,
+      total,
       rows,
       nextCursor: fetched.length > perPage ? read.cursorOf(rows[rows.length - 1]!) : null,
       prevCursor: start.page > 1 && rows.length ? read.cursorOf(rows[0]!) : null,
@@ -362,9 +373,26 @@ export async function readPage<R>(
     keysetSegments(read.column, read.idColumn, direction, start.cursor, inclusive).map((segment) => read.keysetRows(segment.where, segment.orderBy, limit));
   const ahead = segments(scan, perPage + 1, false);
   const behind = segments(flip(scan), 1, true);
-  const all = (await read.db.batch([...lead, read.total, ...ahead, ...behind] as unknown as [BatchItem<"sqlite">])) as unknown[][];
-  const leadRows = read.lead ? all.shift()! : [];
-  const [[counted], ...results] = all as unknown as [{ total: number }[], ...R[][]];
+  const { leadRows, total, results } = await run([...ahead, ...behind]);
   const page = shapeCursorPage(start, perPage, results.slice(0, ahead.length).flat(), results.slice(ahead.length).flat(), read.cursorOf, encodeCursor(start.cursor));
-  return { total: counted?.total ?? 0, ...page, lead: leadRows };
+  return { total, ...page, lead: leadRows };
+}
+
+/**
+ * The start of a list with one fixed ordering (no Pg, CpOrd or TpOrd): its first page, or one side of a
+ * cursor that this very list issued (its sort field, direction and list name); anything else is 400.
+ */
+export function cursorStart(
+  query: { starting_after?: string | undefined; ending_before?: string | undefined },
+  ordering: { sort: string; direction: SortDirection; kind: CursorKeyKind; list: string },
+): PageStart {
+  const { starting_after: after, ending_before: before } = query;
+  if (after === undefined && before === undefined) return { kind: "page", page: 1 };
+  if (after !== undefined && before !== undefined) {
+    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
+  }
+  const param = after !== undefined ? "starting_after" : "ending_before";
+  const cursor = decodeCursor(param, (after ?? before) as string, { [ordering.sort]: ordering.kind }, ordering.list);
+  if (cursor.direction !== ordering.direction) throw invalidCursor(param);
+  return { kind: after !== undefined ? "after" : "before", cursor };
 }

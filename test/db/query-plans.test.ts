@@ -116,6 +116,11 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     const switched = await send("POST", "/api/v1/auth/switch-tenant", { token, body: { tenantId: join.body.tenantId } });
     expect(switched.status).toBe(200);
     expect((await send("GET", "/api/v1/users/me/tenants", { token })).status).toBe(200);
+    const myFirst = await send("GET", "/api/v1/users/me/tenants?Qt=1", { token });
+    expect(myFirst.body.nextCursor).toEqual(expect.any(String));
+    const mySecond = await send("GET", `/api/v1/users/me/tenants?Qt=1&starting_after=${myFirst.body.nextCursor}`, { token });
+    expect(mySecond.body.prevCursor).toEqual(expect.any(String));
+    expect((await send("GET", `/api/v1/users/me/tenants?Qt=1&ending_before=${mySecond.body.prevCursor}`, { token })).status).toBe(200);
     expect((await send("GET", `/api/v1/tenants/${signup.body.tenantId}`, { token })).status).toBe(200);
     expect((await send("DELETE", "/api/v1/users/me", { token: switched.body.accessToken })).status).toBe(204);
     expect((await send("DELETE", `/api/v1/users/${registered.body.id}`, { token })).status).toBe(204);
@@ -194,6 +199,10 @@ describe("query plans (EXPLAIN QUERY PLAN of every statement the API runs)", () 
     expect((await send("GET", `/api/v1/events?Qt=2&ending_before=${events.body.nextCursor}`, { token })).status).toBe(200);
     expect((await send("GET", "/api/v1/events?Type=invite.created", { token })).status).toBe(200);
     expect((await send("GET", "/api/v1/webhooks", { token })).status).toBe(200);
+    const hooks = await send("GET", "/api/v1/webhooks?Qt=1", { token });
+    expect(hooks.body.nextCursor).toEqual(expect.any(String));
+    expect((await send("GET", `/api/v1/webhooks?Qt=1&starting_after=${hooks.body.nextCursor}`, { token })).status).toBe(200);
+    expect((await send("GET", `/api/v1/webhooks?Qt=1&ending_before=${hooks.body.nextCursor}`, { token })).status).toBe(200);
     expect((await send("GET", `/api/v1/webhooks/${hook.body.id}`, { token })).status).toBe(200);
     expect((await send("PATCH", `/api/v1/webhooks/${hook.body.id}`, { token, body: { events: ["invite.created"] } })).status).toBe(200);
     expect((await send("POST", `/api/v1/webhooks/${hook.body.id}/rotate-secret`, { token })).status).toBe(200);

@@ -434,6 +434,6 @@ describe("a tenant that no longer exists", () => {
     // Its members' only membership is in a tenant that is gone: no active membership anywhere.
     expectError(await loginTo(dev.email), 401, "INVALID_CREDENTIALS");
     // GET /users/me/tenants lists memberships of tenants that exist only.
-    expect((await call("GET", "/api/v1/users/me/tenants", { token: dev.token })).body).toEqual({ items: [] });
+    expect((await call("GET", "/api/v1/users/me/tenants", { token: dev.token })).body).toEqual({ items: [], nextCursor: null, prevCursor: null });
   });
 });

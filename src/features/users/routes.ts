@@ -4,11 +4,12 @@ import { ROLES, USER_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../../http/app-env";
 import { anyMember, authenticate, authorize, deferred, ownerOrAdmin, ownerOrAdminDeferred } from "../../http/authenticate";
 import { bearerSecurity, errorResponses, jsonBody, jsonContent } from "../../http/openapi";
-import { cursorPageSchema, cursorQueryFields, enumFilter, pageQuerySchema, resolvePage } from "../../http/pagination";
+import { perPageParam } from "../../http/cursor";
+import { cursorPageSchema, cursorQueryFields, cursorStart, enumFilter, pageQuerySchema, resolvePage } from "../../http/pagination";
 import { UserSchema } from "../../http/schemas";
 import { requireJsonBody, validationHook } from "../../http/validation";
 import { isEmailVerified } from "../email-verification/service";
-import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, removeUser, USER_CURSOR_KEYS, USER_SORT_FIELDS } from "./service";
+import { ASSIGNABLE_ROLES, changeUser, getUser, leaveTenant, listMyTenants, listUsers, MY_TENANTS_ORDER, removeUser, USER_CURSOR_KEYS, USER_SORT_FIELDS } from "./service";
 
 const UserListQuery = pageQuerySchema(USER_SORT_FIELDS).extend({
   Status: enumFilter("Status", USER_STATUSES),
@@ -42,8 +43,13 @@ const MyTenantsSchema = z
         joinedAt: z.iso.datetime(),
       }),
     ),
+    nextCursor: z.string().nullable().openapi({ description: "Pass as `starting_after` for the next (later joined) page; null on the last page" }),
+    prevCursor: z.string().nullable().openapi({ description: "Pass as `ending_before` for the previous page; null on the first page" }),
   })
   .openapi("MyTenants");
+
+/** Unpaged before cursors came: the default page (100, the most Qt allows) holds every membership of nearly any account. */
+const MyTenantsQuery = z.object({ Qt: perPageParam(100), ...cursorQueryFields });
 
 const MeSchema = UserSchema.extend({
   emailVerified: z.boolean().openapi({ description: "The account proved it holds its mailbox (verification link, a mailed invite, or a password reset)" }),
@@ -67,9 +73,10 @@ const myTenantsRoute = createRoute({
   tags: ["Users"],
   security: bearerSecurity,
   middleware: [authenticate] as const,
+  request: { query: MyTenantsQuery },
   responses: {
-    200: jsonContent(MyTenantsSchema, "The caller's memberships"),
-    ...errorResponses(401),
+    200: jsonContent(MyTenantsSchema, "A page of the caller's memberships, oldest first"),
+    ...errorResponses(400, 401),
   },
 });
 
@@ -159,7 +166,10 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHook 
     const [user, emailVerified] = await Promise.all([getUser(c.env, caller.tenantId, caller.userId), isEmailVerified(c.env, caller.userId)]);
     return c.json({ ...user, emailVerified }, 200);
   })
-  .openapi(myTenantsRoute, async (c) => c.json(await listMyTenants(c.env, c.get("caller").userId), 200))
+  .openapi(myTenantsRoute, async (c) => {
+    const query = c.req.valid("query");
+    return c.json(await listMyTenants(c.env, c.get("caller").userId, query.Qt, cursorStart(query, MY_TENANTS_ORDER)), 200);
+  })
   .openapi(leaveRoute, async (c) => {
     await leaveTenant(c.env, c.get("caller"));
     return c.body(null, 204);

@@ -1,10 +1,11 @@
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, count, eq, type SQL } from "drizzle-orm";
 import { database } from "../../db/client";
 import { userActor } from "../../events/catalogue";
 import { eventStatements, eventsStatements, type NewEvent } from "../../events/record";
 import { memberships, tenants, type MembershipRow, type Role, type UserStatus } from "../../db/schema";
 import type { Env } from "../../env";
 import type { Caller } from "../../http/app-env";
+import type { CursorPage } from "../../http/cursor";
 import { authorityQuery, type AuthorityRow, type Authorize } from "../../http/authenticate";
 import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
@@ -145,15 +146,35 @@ export interface MyTenant {
   joinedAt: string;
 }
 
-/** Every membership of the account (Active and Inactive) in tenants that exist, oldest first. */
-export async function listMyTenants(env: Env, accountId: string): Promise<{ items: MyTenant[] }> {
-  const rows = await database(env.DB)
-    .select({ tenantId: memberships.tenantId, tenantName: tenants.name, role: memberships.role, status: memberships.status, joinedAt: memberships.createdAt })
-    .from(memberships)
-    .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
-    .where(eq(memberships.accountId, accountId))
-    .orderBy(asc(memberships.createdAt), asc(memberships.tenantId));
-  return { items: rows.map((row) => ({ ...row, joinedAt: iso(row.joinedAt) })) };
+/** The ordering of GET /users/me/tenants and the name in its cursors. */
+export const MY_TENANTS_ORDER = { sort: "joinedAt", direction: "asc", kind: "integer", list: "my-tenants" } as const;
+
+/**
+ * Every membership of the account (Active and Inactive) in tenants that exist, oldest first, a cursor page:
+ * keyset (created_at, tenant_id) over the account's memberships (memberships_account_idx).
+ */
+export async function listMyTenants(env: Env, accountId: string, perPage: number, start: PageStart): Promise<CursorPage<MyTenant>> {
+  const db = database(env.DB);
+  const rows = (keyset: SQL | undefined, orderBy: SQL[], limit: number) =>
+    db
+      .select({ tenantId: memberships.tenantId, tenantName: tenants.name, role: memberships.role, status: memberships.status, joinedAt: memberships.createdAt })
+      .from(memberships)
+      .innerJoin(tenants, eq(tenants.id, memberships.tenantId))
+      .where(and(eq(memberships.accountId, accountId), keyset))
+      .orderBy(...orderBy)
+      .limit(limit);
+  const page = await readPage<{ tenantId: string; joinedAt: number } & Omit<MyTenant, "joinedAt">>({
+    db,
+    column: { expr: memberships.createdAt, nullable: false },
+    idColumn: memberships.tenantId,
+    direction: MY_TENANTS_ORDER.direction,
+    start,
+    perPage,
+    offsetRows: (orderBy, limit) => rows(undefined, orderBy, limit), // the first page only: no Pg here
+    keysetRows: rows,
+    cursorOf: (row) => encodeCursor({ ...MY_TENANTS_ORDER, key: row.joinedAt, id: row.tenantId }),
+  });
+  return { items: page.rows.map((row) => ({ ...row, joinedAt: iso(row.joinedAt) })), nextCursor: page.nextCursor, prevCursor: page.prevCursor };
 }
 
 export interface UserChange {

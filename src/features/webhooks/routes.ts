@@ -18,6 +18,7 @@ import {
   redeliver,
   rotateWebhookSecret,
   updateWebhook,
+  WEBHOOK_LIST,
 } from "./service";
 
 /** Every webhook route is Owner-only: an endpoint receives the whole tenant's audit trail. */
@@ -104,7 +105,8 @@ const listRouteDef = createRoute({
   method: "get",
   path: "/webhooks",
   middleware: [...ownerOnly] as const,
-  responses: { 200: jsonContent(z.object({ items: z.array(WebhookSchema) }).openapi("WebhookList"), "Every endpoint, newest first"), ...errorResponses(401, 403, 404) },
+  request: { query: cursorQuerySchema },
+  responses: { 200: jsonContent(cursorPageSchema(WebhookSchema, "WebhookList"), "A page of endpoints, newest first"), ...errorResponses(400, 401, 403, 404) },
 });
 
 const getRouteDef = createRoute({
@@ -167,7 +169,7 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>({ defaultHook: validationHo
     c.header("Location", `/api/v1/webhooks/${created.id}`);
     return c.json(created, 201);
   })
-  .openapi(listRouteDef, async (c) => c.json(await listWebhooks(c.env, c.get("caller").tenantId), 200))
+  .openapi(listRouteDef, async (c) => c.json(await listWebhooks(c.env, c.get("caller").tenantId, cursorRequest(c.req.valid("query"), WEBHOOK_LIST)), 200))
   .openapi(getRouteDef, async (c) => c.json(await getWebhook(c.env, c.get("caller").tenantId, c.req.valid("param").id), 200))
   .openapi(updateRouteDef, async (c) => c.json(await updateWebhook(c.env, c.get("caller"), c.req.valid("param").id, c.req.valid("json")), 200))
   .openapi(deleteRouteDef, async (c) => {

@@ -153,10 +153,22 @@ export async function createWebhook(env: Env, caller: Caller, input: NewWebhook)
   return { ...toView(row!, now), secret };
 }
 
-export async function listWebhooks(env: Env, tenantId: string): Promise<{ items: WebhookView[] }> {
-  const { results } = await env.DB.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ORDER BY id DESC`).bind(tenantId).all<EndpointRecord>();
+/** The name in this list's cursors: its ordering (id descending) is the events' and the deliveries' too. */
+export const WEBHOOK_LIST = "webhooks";
+
+/** Newest first, keyset on (tenant_id, id); the default page (Qt 10) holds all MAX_WEBHOOKS_PER_TENANT. */
+export async function listWebhooks(env: Env, tenantId: string, request: CursorRequest): Promise<CursorPage<WebhookView>> {
   const now = Date.now();
-  return { items: results.map((row) => toView(row, now)) };
+  return cursorPage<EndpointRecord, WebhookView>(
+    request,
+    async (bound, order, limit) => {
+      const { results } = await env.DB.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = ?1 ${bound ? `AND id ${bound.op} ?3` : ""} ORDER BY id ${order} LIMIT ?2`)
+        .bind(tenantId, limit, ...(bound ? [bound.id] : []))
+        .all<EndpointRecord>();
+      return results;
+    },
+    (row) => toView(row, now),
+  );
 }
 
 export async function getWebhook(env: Env, tenantId: string, id: string): Promise<WebhookView> {

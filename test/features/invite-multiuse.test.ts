@@ -6,6 +6,25 @@ import { call, createInvite, expectError, newTenant, register, uniqueEmail, uniq
 
 const invite = async (token: string, id: string) => (await call("GET", `/api/v1/invites/${id}`, { token })).body;
 
+type Redemption = Awaited<ReturnType<typeof register>>;
+
+/** A burst against a link capped at `cap`: exactly `cap` wins, the rest 409 INVITE_USED, and only the winners joined and wrote events. */
+async function expectCapHeld(owner: { token: string; tenantId: string }, linkId: string, cap: number, responses: Redemption[]) {
+  const won = responses.filter((response) => response.status === 201);
+  expect(won).toHaveLength(cap);
+  for (const refused of responses.filter((response) => response.status !== 201)) expectError(refused, 409, "INVITE_USED");
+  const members = await env.DB.prepare("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = ?").bind(owner.tenantId).first<{ n: number }>();
+  expect(members!.n).toBe(1 + cap);
+  expect(await invite(owner.token, linkId)).toMatchObject({ uses: cap, status: "Used" });
+  // each redemption writes its own invite.accepted + member.added (in its batch), refused ones none
+  const events = await eventRows(owner.tenantId);
+  const accepted = events.filter((event) => event.type === "invite.accepted" && event.data.inviteId === linkId);
+  const added = events.filter((event) => event.type === "member.added" && event.data.inviteId === linkId);
+  const winners = won.map((response) => response.body.id).sort();
+  expect(accepted.map((event) => event.data.memberId).sort()).toEqual(winners);
+  expect(added.map((event) => event.data.memberId).sort()).toEqual(winners);
+}
+
 describe("multi-use links (maxUses)", () => {
   it("each redemption takes one use; the one that takes the last marks the invite Used (usedAt = then)", async () => {
     const owner = await newTenant();
@@ -27,19 +46,7 @@ describe("multi-use links (maxUses)", () => {
     const owner = await newTenant();
     const link = await createInvite(owner.token, { maxUses: 3 });
     const responses = await Promise.all(Array.from({ length: 15 }, () => register(link.token)));
-    const created = responses.filter((response) => response.status === 201);
-    expect(created).toHaveLength(3);
-    for (const refused of responses.filter((response) => response.status !== 201)) expectError(refused, 409, "INVITE_USED");
-    const members = await env.DB.prepare("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = ?").bind(owner.tenantId).first<{ n: number }>();
-    expect(members!.n).toBe(1 + 3);
-    expect(await invite(owner.token, link.id)).toMatchObject({ uses: 3, status: "Used" });
-    // each redemption writes its own invite.accepted + member.added (in its batch), refused ones none
-    const events = await eventRows(owner.tenantId);
-    const accepted = events.filter((event) => event.type === "invite.accepted" && event.data.inviteId === link.id);
-    const added = events.filter((event) => event.type === "member.added" && event.data.inviteId === link.id);
-    const winners = created.map((response) => response.body.id).sort();
-    expect(accepted.map((event) => event.data.memberId).sort()).toEqual(winners);
-    expect(added.map((event) => event.data.memberId).sort()).toEqual(winners);
+    await expectCapHeld(owner, link.id, 3, responses);
   });
 
   it("a refused redemption (email taken) takes no use; a partly used link can be revoked", async () => {
@@ -103,19 +110,7 @@ describe("accepting multi-use and domain links (existing accounts)", () => {
       ...Array.from({ length: 8 }, () => register(link.token)),
       ...others.map((other) => accept(link.token, other.token)),
     ]);
-    const won = responses.filter((response) => response.status === 201);
-    expect(won).toHaveLength(3);
-    for (const refused of responses.filter((response) => response.status !== 201)) expectError(refused, 409, "INVITE_USED");
-    const members = await env.DB.prepare("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = ?").bind(owner.tenantId).first<{ n: number }>();
-    expect(members!.n).toBe(1 + 3);
-    expect(await invite(owner.token, link.id)).toMatchObject({ uses: 3, status: "Used" });
-    // each redemption writes its own invite.accepted + member.added (in its batch), refused ones none
-    const events = await eventRows(owner.tenantId);
-    const accepted = events.filter((event) => event.type === "invite.accepted" && event.data.inviteId === link.id);
-    const added = events.filter((event) => event.type === "member.added" && event.data.inviteId === link.id);
-    const winners = won.map((response) => response.body.id).sort();
-    expect(accepted.map((event) => event.data.memberId).sort()).toEqual(winners);
-    expect(added.map((event) => event.data.memberId).sort()).toEqual(winners);
+    await expectCapHeld(owner, link.id, 3, responses);
   });
 
   it("accept honours allowedDomains (409 EMAIL_DOMAIN_NOT_ALLOWED, no use taken), returns redirectUrl and copies publicMetadata onto the membership", async () => {

@@ -1,6 +1,5 @@
 import * as z from "../lib/zod";
-import { validationError } from "./errors";
-import { decodeCursor, encodeCursor, integerParam, invalidCursor } from "./pagination";
+import { decodeCursor, encodeCursor, integerParam, invalidCursor, presentedCursor } from "./pagination";
 
 /**
  * Cursor pages (DESIGN §2.8, §2.9) of lists that only go newest first by UUIDv7 id (events, webhook
@@ -53,14 +52,11 @@ export interface CursorRequest {
 }
 
 export function cursorRequest(query: { Qt: number; starting_after?: string | undefined; ending_before?: string | undefined }, list?: string): CursorRequest {
-  if (query.starting_after !== undefined && query.ending_before !== undefined) {
-    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
-  }
+  const presented = presentedCursor(query);
   return {
     limit: query.Qt,
     ...(list !== undefined ? { list } : {}),
-    ...(query.starting_after !== undefined ? { after: decodeIdCursor("starting_after", query.starting_after, list) } : {}),
-    ...(query.ending_before !== undefined ? { before: decodeIdCursor("ending_before", query.ending_before, list) } : {}),
+    ...(presented ? { [presented.side]: decodeIdCursor(presented.param, presented.raw, list) } : {}),
   };
 }
 

@@ -194,29 +194,40 @@ export interface PageQueryInput {
   ending_before?: string | undefined;
 }
 
+/** The one cursor a list request presents, if any: 400 for both at once (a page is after one row or before another). */
+export function presentedCursor(query: {
+  starting_after?: string | undefined;
+  ending_before?: string | undefined;
+}): { param: "starting_after" | "ending_before"; raw: string; side: "after" | "before" } | null {
+  const { starting_after: after, ending_before: before } = query;
+  if (after !== undefined && before !== undefined) {
+    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
+  }
+  if (after !== undefined) return { param: "starting_after", raw: after, side: "after" };
+  if (before !== undefined) return { param: "ending_before", raw: before, side: "before" };
+  return null;
+}
+
 /** Sort field, direction and start of a list request, with the cursor rules of §2.9 applied. */
 export function resolvePage<F extends string>(
   query: PageQueryInput & { rawTpOrd?: string | undefined },
   fields: Record<F, CursorKeyKind>,
   sortFields: readonly F[],
 ): ResolvedPage<F> {
-  const { starting_after: after, ending_before: before } = query;
-  if (after === undefined && before === undefined) {
+  const presented = presentedCursor(query);
+  if (!presented) {
     return { sortField: resolveSortField(query.CpOrd, sortFields), direction: query.TpOrd, start: { kind: "page", page: query.Pg } };
   }
-  if (after !== undefined && before !== undefined) {
-    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
-  }
   if (query.Pg !== 1) throw validationError("Pg cannot be combined with a cursor", { Pg: ["cannot be combined with starting_after/ending_before"] });
-  const param = after !== undefined ? "starting_after" : "ending_before";
-  const cursor = decodeCursor(param, (after ?? before) as string, fields);
+  const { param, raw, side } = presented;
+  const cursor = decodeCursor(param, raw, fields);
   if (query.CpOrd !== undefined && query.CpOrd.trim() !== "" && resolveSortField(query.CpOrd, sortFields) !== cursor.sort) {
     throw invalidCursor(param, `issued for CpOrd=${cursor.sort}`);
   }
   if (query.rawTpOrd !== undefined && query.rawTpOrd.trim() !== "" && query.TpOrd !== cursor.direction) {
     throw invalidCursor(param, `issued for TpOrd=${cursor.direction === "asc" ? "Asc" : "Desc"}`);
   }
-  return { sortField: cursor.sort as F, direction: cursor.direction, start: { kind: after !== undefined ? "after" : "before", cursor } };
+  return { sortField: cursor.sort as F, direction: cursor.direction, start: { kind: side, cursor } };
 }
 
 /** The seed's `{total, items}`, then the cursors (null where there is no such page). */
@@ -386,13 +397,10 @@ export function cursorStart(
   query: { starting_after?: string | undefined; ending_before?: string | undefined },
   ordering: { sort: string; direction: SortDirection; kind: CursorKeyKind; list: string },
 ): PageStart {
-  const { starting_after: after, ending_before: before } = query;
-  if (after === undefined && before === undefined) return { kind: "page", page: 1 };
-  if (after !== undefined && before !== undefined) {
-    throw validationError("Give starting_after or ending_before, not both", { starting_after: ["cannot be combined with ending_before"] });
-  }
-  const param = after !== undefined ? "starting_after" : "ending_before";
-  const cursor = decodeCursor(param, (after ?? before) as string, { [ordering.sort]: ordering.kind }, ordering.list);
+  const presented = presentedCursor(query);
+  if (!presented) return { kind: "page", page: 1 };
+  const { param, raw, side } = presented;
+  const cursor = decodeCursor(param, raw, { [ordering.sort]: ordering.kind }, ordering.list);
   if (cursor.direction !== ordering.direction) throw invalidCursor(param);
-  return { kind: after !== undefined ? "after" : "before", cursor };
+  return { kind: side, cursor };
 }

@@ -1,3 +1,5 @@
+import { asc, desc, gt, lt, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import * as z from "../lib/zod";
 import { decodeCursor, encodeCursor, integerParam, invalidCursor, presentedCursor } from "./pagination";
 
@@ -88,6 +90,14 @@ export async function cursorPage<Row extends { id: string }, T>(
     items: page.map(view),
     nextCursor: hasOlder ? cursorOf(page[page.length - 1]!.id) : null,
     prevCursor: request.after !== undefined && page.length ? cursorOf(page[0]!.id) : null,
+  };
+}
+
+/** A cursorPage fetch's id range and order on a drizzle id column (the lists queried through drizzle). */
+export function idRange(column: SQLiteColumn, bound: { op: "<" | ">"; id: string } | null, order: "DESC" | "ASC"): { where: SQL | undefined; orderBy: SQL } {
+  return {
+    where: bound === null ? undefined : bound.op === "<" ? lt(column, bound.id) : gt(column, bound.id),
+    orderBy: order === "DESC" ? desc(column) : asc(column),
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { database, uniqueViolation } from "../../db/client";
@@ -7,7 +7,7 @@ import { eventStatements, eventsStatements, type NewEvent } from "../../events/r
 import { accounts, invites, memberships, tenants, type InviteDeliveryStatus, type InviteRole, type InviteRow, type Role } from "../../db/schema";
 import { ConfigError, loadConfig, passwordPeppers, requireSecret, type Env } from "../../env";
 import type { Caller } from "../../http/app-env";
-import { cursorPage, type CursorPage, type CursorRequest } from "../../http/cursor";
+import { cursorPage, idRange, type CursorPage, type CursorRequest } from "../../http/cursor";
 import { authorityQuery, type AuthorityRow, type Authorize } from "../../http/authenticate";
 import type { VerifiedAccessToken } from "../../security/jwt";
 import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
@@ -936,20 +936,17 @@ export async function listAllInvites(env: Env, request: CursorRequest, tenantId?
   const now = Date.now();
   return cursorPage(
     request,
-    (bound, order, limit) =>
-      db
+    (bound, order, limit) => {
+      const range = idRange(invites.id, bound, order);
+      return db
         .select({ invite: invites, tenantName: tenants.name })
         .from(invites)
         .leftJoin(tenants, eq(tenants.id, invites.tenantId))
-        .where(
-          and(
-            tenantId === undefined ? undefined : eq(invites.tenantId, tenantId),
-            bound === null ? undefined : bound.op === "<" ? lt(invites.id, bound.id) : gt(invites.id, bound.id),
-          ),
-        )
-        .orderBy(order === "DESC" ? desc(invites.id) : asc(invites.id))
+        .where(and(tenantId === undefined ? undefined : eq(invites.tenantId, tenantId), range.where))
+        .orderBy(range.orderBy)
         .limit(limit)
-        .then((rows) => rows.map((row) => ({ ...row, id: row.invite.id }))),
+        .then((rows) => rows.map((row) => ({ ...row, id: row.invite.id })));
+    },
     ({ invite, tenantName }) => ({
       id: invite.id,
       tenantId: invite.tenantId,

@@ -1,10 +1,10 @@
-import { and, asc, count, desc, eq, gt, lt, sql } from "drizzle-orm";
+import { and, count, eq, sql } from "drizzle-orm";
 import { asStatement, database, uniqueViolation } from "../../db/client";
 import { publicActor, userActor } from "../../events/catalogue";
 import { eventStatements } from "../../events/record";
 import { accounts, memberships, tenants, type InvitePolicy, type TenantRow } from "../../db/schema";
 import { passwordPeppers, type Env } from "../../env";
-import { cursorPage, type CursorPage, type CursorRequest } from "../../http/cursor";
+import { cursorPage, idRange, type CursorPage, type CursorRequest } from "../../http/cursor";
 import { conflict, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { nameKey } from "../../lib/names";
@@ -246,17 +246,19 @@ export async function listAllTenants(env: Env, request: CursorRequest): Promise<
   const db = database(env.DB);
   return cursorPage(
     request,
-    (bound, order, limit) =>
-      db
+    (bound, order, limit) => {
+      const range = idRange(tenants.id, bound, order);
+      return db
         .select({
           tenant: tenants,
           memberCount: sql<number>`(SELECT COUNT(*) FROM memberships m WHERE m.tenant_id = ${tenants.id})`,
         })
         .from(tenants)
-        .where(bound === null ? undefined : bound.op === "<" ? lt(tenants.id, bound.id) : gt(tenants.id, bound.id))
-        .orderBy(order === "DESC" ? desc(tenants.id) : asc(tenants.id))
+        .where(range.where)
+        .orderBy(range.orderBy)
         .limit(limit)
-        .then((rows) => rows.map((row) => ({ ...row, id: row.tenant.id }))),
+        .then((rows) => rows.map((row) => ({ ...row, id: row.tenant.id })));
+    },
     ({ tenant, memberCount }) => ({
       id: tenant.id,
       name: tenant.name,
